@@ -1,0 +1,24 @@
+using System.CommandLine;
+using P2PSwarm.Cli.Commands;
+
+namespace P2PSwarm.Cli;
+
+/// <summary>Builds the whole p2pswarm command tree. Each command lives in Commands/ and only parses, calls a library object, and prints.</summary>
+public static class P2PSwarmCommandLine
+{
+    public static RootCommand Build(CliConsole console)
+    {
+        var root = new RootCommand("p2pswarm: run a large language model on a swarm of machines.");
+        foreach (var command in Commands(console))
+        {
+            root.Subcommands.Add(command);
+        }
+        return root;
+    }
+
+    private static IEnumerable<Command> Commands(CliConsole console)
+    {
+        // One line per top-level command; keep alphabetical.
+        yield return VersionCommand.Create(console);
+    }
+}
