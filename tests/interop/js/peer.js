@@ -109,18 +109,29 @@ function describeConnection (connection) {
   }
 }
 
-/** libp2p allows one outbound identify stream per connection; the automatic one may still be running. */
-async function identifyWithRetry (connection, signal) {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await node.services.identify.identify(connection, { signal })
-    } catch (err) {
-      if (err?.name !== 'TooManyOutboundProtocolStreamsError' || attempt >= 50) {
-        throw err
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    }
+// libp2p identifies every new connection by itself, and identify allows one stream at a time per
+// connection on each side, so an explicit identify waits for the automatic one to finish (or give up).
+const AUTO_IDENTIFY_WAIT_MS = 6_000
+const autoIdentified = new Map()
+node.addEventListener('connection:open', (evt) => {
+  autoIdentified.set(evt.detail.id, Promise.withResolvers())
+})
+node.addEventListener('connection:close', (evt) => {
+  autoIdentified.get(evt.detail.id)?.resolve()
+  autoIdentified.delete(evt.detail.id)
+})
+node.addEventListener('peer:identify', (evt) => {
+  autoIdentified.get(evt.detail.connection.id)?.resolve()
+})
+
+async function identifyAfterAutomatic (connection, signal) {
+  const automatic = autoIdentified.get(connection.id)
+  if (automatic != null) {
+    let timer
+    await Promise.race([automatic.promise, new Promise((resolve) => { timer = setTimeout(resolve, AUTO_IDENTIFY_WAIT_MS) })])
+    clearTimeout(timer)
   }
+  return node.services.identify.identify(connection, { signal })
 }
 
 const COMMANDS = {
@@ -156,7 +167,7 @@ const COMMANDS = {
 
   async identify (command, signal) {
     const connection = await node.dial(addrOf(command), { signal })
-    const result = await identifyWithRetry(connection, signal)
+    const result = await identifyAfterAutomatic(connection, signal)
     return {
       peerId: result.peerId.toString(),
       publicKey: result.publicKey == null ? null : Buffer.from(result.publicKey).toString('hex'),
