@@ -1,0 +1,90 @@
+using P2PSwarm.Inference.Onnx;
+using P2PSwarm.Inference.Tests.Reference;
+using P2PSwarm.Inference.Tests.Runtime;
+
+namespace P2PSwarm.Inference.Tests.Onnx;
+
+public sealed class SpanGraphCacheTests
+{
+    private static readonly SeededTensorSource Source = new(SeededTensorSource.TinyConfig(layers: 2), seed: 21);
+
+    [Fact]
+    public void A_second_open_reuses_the_graph_without_reading_weights_or_rewriting()
+    {
+        using var fixture = new SpanFixture();
+        var span = BlockSpan.All(Source.Config);
+        var first = fixture.Cache.GetOrCreate(Source, "model-a", span, SpanQuantization.Int4);
+        Assert.True(first.Created);
+        var written = File.GetLastWriteTimeUtc(first.ModelPath);
+        var dataWritten = File.GetLastWriteTimeUtc(first.ModelPath + ".data");
+        var reads = Source.Reads;
+
+        var second = new SpanGraphCache(fixture.Root).GetOrCreate(Source, "model-a", span, SpanQuantization.Int4);
+
+        Assert.False(second.Created);
+        Assert.Equal(first.ModelPath, second.ModelPath);
+        Assert.Equal(reads, Source.Reads);
+        Assert.Equal(written, File.GetLastWriteTimeUtc(second.ModelPath));
+        Assert.Equal(dataWritten, File.GetLastWriteTimeUtc(second.ModelPath + ".data"));
+    }
+
+    [Fact]
+    public void Model_id_span_and_quantization_each_key_their_own_folder()
+    {
+        var cache = new SpanGraphCache("/cache");
+        var span = new BlockSpan(0, 2);
+        string[] folders =
+        [
+            cache.DirectoryFor("model-a", span, SpanQuantization.None),
+            cache.DirectoryFor("model-b", span, SpanQuantization.None),
+            cache.DirectoryFor("model-a", new BlockSpan(0, 1), SpanQuantization.None),
+            cache.DirectoryFor("model-a", span, SpanQuantization.Int8),
+            cache.DirectoryFor("model/a", span, SpanQuantization.None),
+            cache.DirectoryFor("model_a", span, SpanQuantization.None),
+        ];
+        Assert.Equal(folders.Length, folders.Distinct().Count());
+        Assert.All(folders, f => Assert.StartsWith("/cache/spans/", f, StringComparison.Ordinal));
+        Assert.DoesNotContain("model/a", folders[4], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Concurrent_creators_end_with_one_complete_loadable_graph()
+    {
+        using var fixture = new SpanFixture();
+        var span = BlockSpan.All(Source.Config);
+        var results = new CachedSpanGraph[4];
+        Parallel.For(0, results.Length, i =>
+            results[i] = new SpanGraphCache(fixture.Root).GetOrCreate(new SeededTensorSource(Source.Config, seed: 21), "model-a", span, SpanQuantization.None));
+
+        Assert.Single(results.Select(r => r.ModelPath).Distinct());
+        Assert.Contains(results, r => r.Created);
+        var parent = Path.GetDirectoryName(results[0].Directory)!;
+        Assert.Single(Directory.GetDirectories(parent));
+
+        using var session = fixture.Open(Source, span, modelId: "model-a").CreateSession(8);
+        var output = new float[Source.Config.HiddenSize];
+        session.Decode(SeededTensorSource.RandomHidden(1, Source.Config.HiddenSize, seed: 1), output);
+        Assert.DoesNotContain(output, float.IsNaN);
+    }
+
+    [Fact]
+    public void Large_initializers_live_in_one_data_file_at_4096_aligned_offsets()
+    {
+        using var fixture = new SpanFixture();
+        var graph = fixture.Cache.GetOrCreate(Source, "model-a", BlockSpan.All(Source.Config), SpanQuantization.None);
+        var model = P2PSwarm.Inference.Onnx.Proto.ModelProto.Parser.ParseFrom(File.ReadAllBytes(graph.ModelPath));
+
+        var external = model.Graph.Initializer.Where(t => t.DataLocation == P2PSwarm.Inference.Onnx.Proto.TensorProto.Types.DataLocation.External).ToList();
+        Assert.NotEmpty(external);
+        Assert.All(external, t =>
+        {
+            var entries = t.ExternalData.ToDictionary(e => e.Key, e => e.Value);
+            Assert.Equal("model.onnx.data", entries["location"]);
+            Assert.Equal(0, long.Parse(entries["offset"], System.Globalization.CultureInfo.InvariantCulture) % 4096);
+        });
+        Assert.All(model.Graph.Initializer.Except(external), t => Assert.True(t.RawData.Length < OnnxModelWriter.ExternalThresholdBytes));
+        Assert.Equal(10, model.IrVersion);
+        Assert.Contains(model.OpsetImport, o => o.Domain == "com.microsoft" && o.Version == 1);
+        Assert.Equal("[0, 2)", model.MetadataProps.Single(p => p.Key == "p2pswarm.span").Value);
+    }
+}
