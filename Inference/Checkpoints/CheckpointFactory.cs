@@ -1,0 +1,139 @@
+using System.Text.Json.Nodes;
+using P2PSwarm.Inference.Client;
+using P2PSwarm.Inference.Tokenization;
+
+namespace P2PSwarm.Inference.Checkpoints;
+
+/// <summary>
+/// Writes complete Hugging Face-format checkpoints with deterministic random weights: config.json,
+/// generation_config.json, model.safetensors (or shards plus index) and tokenizer.json. Same inputs, same bytes.
+/// </summary>
+public static class CheckpointFactory
+{
+    /// <summary>Standard deviation of the linear and embedding weights (HF's initializer_range default).</summary>
+    public const float WeightStd = 0.02f;
+
+    public const string GenerationConfigFileName = "generation_config.json";
+
+    /// <summary>
+    /// Generates a checkpoint into <paramref name="directory"/> atomically: files are written to a sibling
+    /// temporary directory that is renamed into place. Refuses a non-empty directory unless <paramref name="force"/>.
+    /// </summary>
+    public static void Create(string directory, CheckpointPreset preset, ulong seed, bool force = false) =>
+        Create(directory, preset.Config, preset.Dtype, seed, $"p2pswarm-{preset.Name}", shardCount: 1, force);
+
+    /// <summary>Any config (tests use tied embeddings, q/k/v biases, several shards); <paramref name="name"/> goes to <c>_name_or_path</c>.</summary>
+    public static void Create(string directory, LlamaConfig config, TensorDtype dtype, ulong seed, string name, int shardCount = 1, bool force = false)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(shardCount, 1);
+        directory = Path.GetFullPath(directory.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar));
+        var existsWithFiles = Directory.Exists(directory) && Directory.EnumerateFileSystemEntries(directory).Any();
+        if (existsWithFiles && !force)
+        {
+            throw new IOException($"{directory} is not empty; pass --force to replace it");
+        }
+        if (File.Exists(directory))
+        {
+            throw new IOException($"{directory} is a file, not a directory");
+        }
+        var parent = Path.GetDirectoryName(directory)!;
+        Directory.CreateDirectory(parent);
+        var staging = Path.Combine(parent, $".{Path.GetFileName(directory)}.partial-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(staging);
+        try
+        {
+            WriteFiles(staging, config, dtype, seed, name, shardCount);
+            Replace(directory, staging);
+        }
+        catch
+        {
+            if (Directory.Exists(staging))
+            {
+                Directory.Delete(staging, recursive: true);
+            }
+            throw;
+        }
+    }
+
+    private static void WriteFiles(string directory, LlamaConfig config, TensorDtype dtype, ulong seed, string name, int shardCount)
+    {
+        File.WriteAllText(Path.Combine(directory, LlamaConfigJson.FileName), LlamaConfigJson.Write(config, name));
+        File.WriteAllText(Path.Combine(directory, GenerationConfigFileName), GenerationConfig(config));
+        File.WriteAllText(Path.Combine(directory, TokenizerLoader.TokenizerJsonFileName), GeneratedTokenizer.ToJson());
+
+        var tensors = LlamaTensorNames.All(config).Select(t => new TensorSpec(t.Name, dtype, t.Shape)).ToList();
+        var metadata = new Dictionary<string, string> { ["format"] = "pt" };
+        if (shardCount == 1)
+        {
+            WriteShard(Path.Combine(directory, Checkpoint.SingleFileName), tensors, seed, metadata);
+            return;
+        }
+        var weightMap = new JsonObject();
+        var perShard = (tensors.Count + shardCount - 1) / shardCount;
+        for (var shard = 0; shard < shardCount; shard++)
+        {
+            var fileName = $"model-{shard + 1:D5}-of-{shardCount:D5}.safetensors";
+            var part = tensors.Skip(shard * perShard).Take(perShard).ToList();
+            WriteShard(Path.Combine(directory, fileName), part, seed, metadata);
+            part.ForEach(t => weightMap[t.Name] = fileName);
+        }
+        var index = new JsonObject
+        {
+            ["metadata"] = new JsonObject { ["total_size"] = tensors.Sum(t => t.ByteLength) },
+            ["weight_map"] = weightMap,
+        };
+        File.WriteAllText(Path.Combine(directory, Checkpoint.IndexFileName), index.ToJsonString(new() { WriteIndented = true }) + "\n");
+    }
+
+    private static void WriteShard(string path, IReadOnlyList<TensorSpec> tensors, ulong seed, IReadOnlyDictionary<string, string> metadata)
+    {
+        using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
+        SafetensorsWriter.Write(stream, tensors, (tensor, output) => WriteRandomTensor(tensor, seed, output), metadata);
+    }
+
+    /// <summary>Each tensor draws from its own stream (seed, name), so its values do not depend on file layout or order.</summary>
+    private static void WriteRandomTensor(TensorSpec tensor, ulong seed, Stream output)
+    {
+        var random = Xoshiro256StarStar.ForStream(seed, tensor.Name);
+        var isNorm = tensor.Name.EndsWith("norm.weight", StringComparison.Ordinal);
+        var isBias = tensor.Name.EndsWith(".bias", StringComparison.Ordinal);
+        var (offset, scale) = isNorm ? (1f, 0.05f) : isBias ? (0f, 0.1f) : (0f, WeightStd);
+        var chunk = new float[(int)Math.Min(tensor.ElementCount, 1 << 16)];
+        for (long done = 0; done < tensor.ElementCount; done += chunk.Length)
+        {
+            var count = (int)Math.Min(chunk.Length, tensor.ElementCount - done);
+            for (var i = 0; i < count; i++)
+            {
+                chunk[i] = offset + scale * random.NextNormal();
+            }
+            SafetensorsWriter.WriteConverted(output, tensor.Dtype, chunk.AsSpan(0, count));
+        }
+    }
+
+    private static string GenerationConfig(LlamaConfig config)
+    {
+        var root = new JsonObject
+        {
+            ["bos_token_id"] = config.BosTokenId,
+            ["eos_token_id"] = config.EosTokenIds.Count == 1
+                ? JsonValue.Create(config.EosTokenIds[0])
+                : new JsonArray([.. config.EosTokenIds.Select(id => (JsonNode)id)]),
+            ["do_sample"] = false,
+        };
+        return root.ToJsonString(new() { WriteIndented = true }) + "\n";
+    }
+
+    private static void Replace(string directory, string staging)
+    {
+        if (!Directory.Exists(directory))
+        {
+            Directory.Move(staging, directory);
+            return;
+        }
+        // Move the old directory aside first, so a crash leaves either the old or the new checkpoint, never a mix.
+        var old = staging + ".old";
+        Directory.Move(directory, old);
+        Directory.Move(staging, directory);
+        Directory.Delete(old, recursive: true);
+    }
+}
