@@ -2,11 +2,12 @@ using P2PSwarm.Inference.Checkpoints;
 using P2PSwarm.Inference.Onnx;
 using P2PSwarm.Inference.Reference;
 using P2PSwarm.Inference.Tests.Runtime;
+using Xunit.Abstractions;
 
 namespace P2PSwarm.Inference.Tests.Reference;
 
 /// <summary>The ONNX span graph (fp32) against the plain C# forward: prefill, chunked prefill, decode.</summary>
-public sealed class OnnxMatchesReferenceTests
+public sealed class OnnxMatchesReferenceTests(ITestOutputHelper output)
 {
     private const double Tolerance = 1e-4;
 
@@ -31,22 +32,27 @@ public sealed class OnnxMatchesReferenceTests
 
         // Long enough that positions cross the llama3 variant's smoothing band.
         var prompt = SeededTensorSource.RandomHidden(20, h, seed: 1);
-        var output = new float[prompt.Length];
-        session.Prefill(prompt, output);
-        Assert.InRange(SpanFixture.RelativeError(output, reference.Forward(prompt)), 0, Tolerance);
+        var prefillOutput = new float[prompt.Length];
+        session.Prefill(prompt, prefillOutput);
+        var prefillError = SpanFixture.RelativeError(prefillOutput, reference.Forward(prompt));
+        Assert.InRange(prefillError, 0, Tolerance);
 
         var chunk = SeededTensorSource.RandomHidden(5, h, seed: 2);
         var chunkOutput = new float[chunk.Length];
         session.Prefill(chunk, chunkOutput);
-        Assert.InRange(SpanFixture.RelativeError(chunkOutput, reference.Forward(chunk)), 0, Tolerance);
+        var chunkError = SpanFixture.RelativeError(chunkOutput, reference.Forward(chunk));
+        Assert.InRange(chunkError, 0, Tolerance);
 
         var step = new float[h];
+        double decodeError = 0;
         for (var i = 0; i < 6; i++)
         {
             var token = SeededTensorSource.RandomHidden(1, h, seed: 10 + i);
             session.Decode(token, step);
-            Assert.InRange(SpanFixture.RelativeError(step, reference.Forward(token)), 0, Tolerance);
+            decodeError = Math.Max(decodeError, SpanFixture.RelativeError(step, reference.Forward(token)));
         }
+        Assert.InRange(decodeError, 0, Tolerance);
+        output.WriteLine($"{variant}: relative error prefill {prefillError:E2}, chunked prefill {chunkError:E2}, decode {decodeError:E2}");
         Assert.Equal(31, session.Position);
         Assert.Equal(31, reference.Position);
     }
