@@ -1,0 +1,72 @@
+using System.Reflection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using P2PSwarm.Node.Identity;
+using P2PSwarm.Node.Multiformats;
+
+namespace P2PSwarm.Node.Hosting;
+
+/// <summary>Everything a <see cref="Host"/> is built from: identity, addresses, limits and timeouts.</summary>
+public sealed record HostOptions
+{
+    /// <summary>The Ed25519 identity the host proves in every Noise handshake. The host does not dispose it.</summary>
+    public required IdentityKey Identity { get; init; }
+
+    /// <summary>
+    /// Addresses to listen on, e.g. <c>/ip4/0.0.0.0/tcp/0</c> or <c>/ip6/::1/tcp/4001</c>. Wildcards are expanded
+    /// to concrete interface addresses in <see cref="Host.ListenAddresses"/>. Empty: dial-only host.
+    /// </summary>
+    public IReadOnlyList<Multiaddress> ListenAddresses { get; init; } = [];
+
+    /// <summary>Sent in identify as <c>agentVersion</c>. Default <c>p2pswarm/&lt;assembly version&gt;</c>.</summary>
+    public string AgentVersion { get; init; } = DefaultAgentVersion;
+
+    /// <summary>Sent in identify as <c>protocolVersion</c>; js-libp2p and go-libp2p send <c>ipfs/0.1.0</c>.</summary>
+    public string ProtocolVersion { get; init; } = "ipfs/0.1.0";
+
+    /// <summary>
+    /// Connections in any state (upgrading or open, inbound or outbound) the host holds at once. Inbound
+    /// connections past it are closed at accept; dials past it fail with <see cref="DialFailure.ConnectionLimit"/>.
+    /// </summary>
+    public int MaxConnections { get; init; } = 256;
+
+    /// <summary>Concurrent Yamux streams per connection and direction (js-libp2p allows 1000); the excess is reset.</summary>
+    public int MaxStreamsPerConnection { get; init; } = 1000;
+
+    /// <summary>
+    /// Deadline for turning a TCP connection into a Yamux session: multistream-select for the security protocol,
+    /// the Noise handshake and (unless Noise agreed the muxer early) multistream-select for the muxer.
+    /// js-libp2p gives an inbound upgrade 10 s. A peer that connects and never speaks loses its slot here.
+    /// </summary>
+    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Deadline for multistream-select on one stream (js-libp2p: PROTOCOL_NEGOTIATION_TIMEOUT, 10 s).</summary>
+    public TimeSpan NegotiationTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Deadline for an identify exchange, open to FIN (js-libp2p: 5 s).</summary>
+    public TimeSpan IdentifyTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Deadline for the TCP connect of a dial (js-libp2p: 10 s per dial).</summary>
+    public TimeSpan DialTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long <see cref="Host.StopAsync"/> waits for running stream handlers after sending GoAway.</summary>
+    public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Where the host and its connections log. Default: nowhere.</summary>
+    public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
+
+    /// <summary><c>p2pswarm/</c> and the informational version of this assembly.</summary>
+    public static string DefaultAgentVersion { get; } =
+        "p2pswarm/" + (typeof(HostOptions).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0");
+
+    internal void Validate()
+    {
+        ArgumentNullException.ThrowIfNull(Identity);
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxConnections, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxStreamsPerConnection, 1);
+        foreach (var timeout in new[] { HandshakeTimeout, NegotiationTimeout, IdentifyTimeout, DialTimeout, ShutdownTimeout })
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(timeout, TimeSpan.Zero);
+        }
+    }
+}
