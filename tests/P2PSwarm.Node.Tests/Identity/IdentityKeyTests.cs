@@ -84,6 +84,18 @@ public class IdentityKeyTests
     }
 
     [Fact]
+    public void Spec_key_signature_matches_js_libp2p_crypto()
+    {
+        // privateKeyFromProtobuf(spec key).sign("hello") with @libp2p/crypto 5.1.23.
+        const string JsSignature =
+            "54f7fd037768d6479d14967d3df9500ba0720166b931e5e9912e58a0ac49fbfcef7aa3adc9b89d736d7411749dee70eb00ff8792ecc5e8c8c39c0b97f710d40c";
+        using var key = IdentityKey.FromPrivateKeyProtobuf(Convert.FromHexString(PrivateKeyHex));
+
+        Assert.Equal(JsSignature, Convert.ToHexStringLower(key.Sign("hello"u8)));
+        Assert.True(PublicKey.FromProtobuf(Convert.FromHexString(PeerIdTests.PublicKeyHex)).Verify("hello"u8, Convert.FromHexString(JsSignature)));
+    }
+
+    [Fact]
     public void Dispose_is_idempotent_and_blocks_signing()
     {
         var key = IdentityKey.Generate();

@@ -24,6 +24,20 @@ public class MultiaddressTests
         Assert.Equal(fromText, fromBytes);
     }
 
+    // Generated here and checked with @multiformats/multiaddr 13.0.3 (tests/interop/js): text->bytes and bytes->text.
+    [Theory]
+    [InlineData("/p2p/12D3KooWMv2DE23LiAu7Lku4D3arqjWLb6677rVkF9acViLc4wP5/ws/quic/p2p-circuit/ip4/62.253.29.132", "a50326002408011220b3bf2989fd0051c69fe4e0f50e71052d7eefe9b3e53e429bcf758038b5bea060dd03cc03a202043efd1d84")]
+    [InlineData("/tls/ip6zone/pe8.7gmux952kmt4j7/p2p-circuit/udp/3126/webtransport", "c0032a127065382e37676d75783935326b6d74346a37a20291020c36d103")]
+    [InlineData("/ip6/::f1:f8b7:e000:90/quic-v1/tls/dns/3wh9bcilglk7rnr3", "29000000000000000000f1f8b7e0000090cd03c0033510337768396263696c676c6b37726e7233")]
+    [InlineData("/quic/dnsaddr/lg9wxo.cr7l877alwa7pzy-l9/noise/ip4/250.179.62.201", "cc0338196c673977786f2e6372376c383737616c776137707a792d6c39c60304fab33ec9")]
+    [InlineData("/webtransport/ip4/6.116.124.142/webrtc/webtransport", "d1030406747c8e9902d103")]
+    [InlineData("/tcp/39600/quic-v1/udp/54824/ws", "069ab0cd039102d628dd03")]
+    public void Vectors_cross_checked_with_js_multiaddr(string text, string hex)
+    {
+        Assert.Equal(hex, Convert.ToHexStringLower(Multiaddress.Parse(text).ToBytes()));
+        Assert.Equal(text, Multiaddress.Decode(Convert.FromHexString(hex)).ToString());
+    }
+
     [Theory]
     [InlineData("/ipfs/" + PeerIdTests.PeerIdBase58, "/p2p/" + PeerIdTests.PeerIdBase58)]
     [InlineData("/p2p/" + PeerIdTests.PeerIdCid, "/p2p/" + PeerIdTests.PeerIdBase58)]
