@@ -1,0 +1,264 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using P2PSwarm.Node.Dht.Messages;
+using P2PSwarm.Node.Dht.Records;
+using P2PSwarm.Node.Identity;
+
+namespace P2PSwarm.Node.Dht;
+
+/// <summary>
+/// The iterative Kademlia lookup: start from the closest peers in the routing table, keep α requests in flight
+/// to the closest peers not yet asked, merge the closer peers they name, and finish when the k closest peers
+/// seen have all answered (or a GET_VALUE / GET_PROVIDERS goal is met). A failing peer is a value: it leaves
+/// the candidate set and the lookup goes on. Responders enter the routing table; a full bucket is left to the
+/// caller's liveness check, since the lookup must not block on pings.
+/// </summary>
+public sealed class KademliaLookup
+{
+    private readonly IKadRpc _rpc;
+    private readonly KademliaRoutingTable _table;
+    private readonly KademliaLookupOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+
+    public KademliaLookup(
+        IKadRpc rpc,
+        KademliaRoutingTable table,
+        KademliaLookupOptions? options = null,
+        TimeProvider? time = null,
+        ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(rpc);
+        ArgumentNullException.ThrowIfNull(table);
+        _rpc = rpc;
+        _table = table;
+        _options = options ?? KademliaLookupOptions.Default;
+        ArgumentOutOfRangeException.ThrowIfLessThan(_options.Alpha, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(_options.K, 1);
+        _time = time ?? TimeProvider.System;
+        _logger = logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>FIND_NODE: the k peers closest to <paramref name="key"/> (peer-id bytes, or any key bytes).</summary>
+    public async Task<ClosestPeersResult> FindClosestPeersAsync(ReadOnlyMemory<byte> key, CancellationToken cancellationToken)
+    {
+        var request = new KadMessage { Type = KadMessageType.FindNode, Key = key };
+        LookupRun run = await RunAsync(request, (_, _, _) => false, cancellationToken);
+        return new ClosestPeersResult(run.Closest, run.Stats);
+    }
+
+    /// <summary>
+    /// GET_PROVIDERS for a content multihash: stops once <paramref name="wanted"/> distinct providers are known,
+    /// otherwise when the k closest peers have answered.
+    /// </summary>
+    public async Task<ProvidersResult> GetProvidersAsync(ReadOnlyMemory<byte> multihash, int wanted, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(wanted, 1);
+        var request = new KadMessage { Type = KadMessageType.GetProviders, Key = multihash };
+        var providers = new Dictionary<PeerId, ProviderPeer>();
+        var order = new List<PeerId>();
+        LookupRun run = await RunAsync(
+            request,
+            (_, response, _) =>
+            {
+                foreach (KadPeer provider in response.ProviderPeers)
+                {
+                    if (PeerId.TryFromBytes(provider.Id.Span, out PeerId? id) && providers.TryAdd(id, new ProviderPeer(id, provider.Addresses)))
+                    {
+                        order.Add(id);
+                    }
+                }
+
+                return providers.Count >= wanted;
+            },
+            cancellationToken);
+        return new ProvidersResult(order.Select(id => providers[id]).ToArray(), run.Closest, run.Stats);
+    }
+
+    /// <summary>
+    /// GET_VALUE: every record returned is validated by <paramref name="validators"/>; the lookup stops after
+    /// <paramref name="quorum"/> valid records, and the best is chosen by the namespace's selector.
+    /// </summary>
+    public async Task<ValueResult> GetValueAsync(
+        ReadOnlyMemory<byte> key,
+        RecordValidatorRegistry validators,
+        int quorum,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(validators);
+        ArgumentOutOfRangeException.ThrowIfLessThan(quorum, 1);
+        var request = new KadMessage { Type = KadMessageType.GetValue, Key = key };
+        var received = new List<ReceivedRecord>();
+        var answeredWithout = new List<PeerId>();
+        int rejected = 0;
+        LookupRun run = await RunAsync(
+            request,
+            (peer, response, now) =>
+            {
+                if (response.Record is not { } record)
+                {
+                    answeredWithout.Add(peer);
+                    return false;
+                }
+
+                RecordValidationResult validation = record.Key.Span.SequenceEqual(key.Span)
+                    ? validators.Validate(key.Span, record.Value.Span, now)
+                    : RecordValidationResult.Reject("record key differs from the requested key");
+                if (!validation.IsValid)
+                {
+                    rejected++;
+                    DhtLog.RecordRejected(_logger, peer.ToString(), validation.Reason!);
+                    answeredWithout.Add(peer);
+                    return false;
+                }
+
+                received.Add(new ReceivedRecord(peer, record.Value));
+                return received.Count >= quorum;
+            },
+            cancellationToken);
+
+        if (received.Count == 0)
+        {
+            return new ValueResult(null, received, answeredWithout, rejected, run.Stats);
+        }
+
+        int best = validators.Select(key.Span, received.Select(r => r.Value).ToArray());
+        ReadOnlyMemory<byte> bestValue = received[best].Value;
+        var toCorrect = answeredWithout
+            .Concat(received.Where(r => !r.Value.Span.SequenceEqual(bestValue.Span)).Select(r => r.From))
+            .Distinct()
+            .ToArray();
+        return new ValueResult(bestValue, received, toCorrect, rejected, run.Stats);
+    }
+
+    private async Task<LookupRun> RunAsync(
+        KadMessage request,
+        Func<PeerId, KadMessage, DateTimeOffset, bool> onResponse,
+        CancellationToken cancellationToken)
+    {
+        KadKey target = KadKey.FromKeyBytes(request.Key.Span);
+        var candidates = new LookupCandidates(target, _options.K);
+        foreach (RoutingTableEntry entry in _table.NearestPeers(target, _options.K))
+        {
+            candidates.TryAdd(entry.Peer, depth: 1);
+        }
+
+        using var lookupCancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var inFlight = new Dictionary<Task<KadResponse>, LookupCandidate>();
+        int queried = 0;
+        int failed = 0;
+        int decidingDepth = 0;
+        bool goalReached = false;
+        try
+        {
+            while (true)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                while ( inFlight.Count < _options.Alpha && queried < _options.MaxQueries && candidates.NextToQuery() is { } next)
+                {
+                    next.State = CandidateState.InFlight;
+                    queried++;
+                    inFlight.Add(SendAsync(next.Peer, request, lookupCancellation.Token), next);
+                }
+
+                if (inFlight.Count == 0)
+                {
+                    break;
+                }
+
+                Task<KadResponse> done = await Task.WhenAny(inFlight.Keys);
+                LookupCandidate answered = inFlight[done];
+                inFlight.Remove(done);
+                KadResponse response = await done;
+                DateTimeOffset now = _time.GetUtcNow();
+                if (response.Message is not { } message)
+                {
+                    failed++;
+                    answered.State = CandidateState.Failed;
+                    OnFailure(answered.Peer, request.Type, response);
+                    continue;
+                }
+
+                answered.State = CandidateState.Answered;
+                _table.TryAdd(answered.Peer, now);
+                MergeCloserPeers(candidates, answered, message);
+                if (onResponse(answered.Peer, message, now))
+                {
+                    goalReached = true;
+                    decidingDepth = answered.Depth;
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            if (inFlight.Count > 0)
+            {
+                await lookupCancellation.CancelAsync();
+                await Task.WhenAll(inFlight.Keys);
+            }
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        _table.MarkRefreshed(target, _time.GetUtcNow());
+        IReadOnlyList<LookupCandidate> closest = candidates.ClosestAnswered();
+        int hops = goalReached ? decidingDepth : closest.Count > 0 ? closest[0].Depth : 0;
+        var stats = new KadLookupStats(queried, failed, hops);
+        DhtLog.LookupFinished(_logger, request.Type.ToString(), queried, failed, hops);
+        return new LookupRun(closest.Select(c => c.Peer).ToArray(), stats);
+    }
+
+    private void MergeCloserPeers(LookupCandidates candidates, LookupCandidate from, KadMessage message)
+    {
+        int accepted = 0;
+        int ignored = 0;
+        foreach (KadPeer peer in message.CloserPeers)
+        {
+            // At most k names per response: an honest peer sends k, and anything more is only work for us.
+            if (accepted >= _options.K
+                || !PeerId.TryFromBytes(peer.Id.Span, out PeerId? id)
+                || id == _table.LocalPeer)
+            {
+                ignored++;
+                continue;
+            }
+
+            accepted++;
+            candidates.TryAdd(id, from.Depth + 1);
+        }
+
+        if (ignored > 0)
+        {
+            DhtLog.IgnoredCloserPeers(_logger, from.Peer.ToString(), ignored);
+        }
+    }
+
+    private void OnFailure(PeerId peer, KadMessageType type, KadResponse response)
+    {
+        DhtLog.RequestFailed(_logger, type.ToString(), peer.ToString(), response.Failure, response.Detail);
+        if (_options.RemoveFailedPeers && response.Failure is not KadRpcFailure.Timeout)
+        {
+            _table.Remove(peer);
+        }
+    }
+
+    private async Task<KadResponse> SendAsync(PeerId peer, KadMessage request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _rpc.SendAsync(peer, request, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return KadResponse.Failed(KadRpcFailure.Timeout, "lookup finished or was cancelled");
+        }
+        catch (Exception ex)
+        {
+            // The port promises failures as values; a throw is its bug, but one peer must not end the lookup.
+            DhtLog.RpcThrew(_logger, peer.ToString(), ex);
+            return KadResponse.Failed(KadRpcFailure.ProtocolViolation, ex.Message);
+        }
+    }
+
+    private sealed record LookupRun(IReadOnlyList<PeerId> Closest, KadLookupStats Stats);
+}
