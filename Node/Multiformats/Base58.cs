@@ -1,6 +1,10 @@
 namespace P2PSwarm.Node.Multiformats;
 
-/// <summary>Base58 with the Bitcoin alphabet (multibase <c>base58btc</c>, prefix <c>z</c>).</summary>
+/// <summary>
+/// Base58 with the Bitcoin alphabet (multibase <c>base58btc</c>, prefix <c>z</c>). The conversion is quadratic in
+/// the length, which is fine for ids and hashes; parsers of untrusted text bound the length first
+/// (<see cref="Identity.PeerId.MaxTextLength"/>, <see cref="Cid.MaxTextLength"/>).
+/// </summary>
 public static class Base58
 {
     private const string Alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
