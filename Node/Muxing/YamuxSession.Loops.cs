@@ -1,0 +1,467 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.IO.Pipelines;
+
+namespace P2PSwarm.Node.Muxing;
+
+/// <summary>The session's reader loop, writer loop, keep-alive and teardown.</summary>
+public sealed partial class YamuxSession
+{
+    private async Task RunAsync()
+    {
+        var reader = Task.Run(ReadLoopAsync);
+        var writer = Task.Run(WriteLoopAsync);
+        var keepAlive = _settings.KeepAliveInterval > TimeSpan.Zero ? Task.Run(KeepAliveLoopAsync) : Task.CompletedTask;
+        await reader;
+
+        // The reader has ended the session; give queued frames (the GoAway) a moment to reach a peer that
+        // may not be reading, then stop waiting for it.
+        if (await Task.WhenAny(writer, Task.Delay(_settings.CloseTimeout)) != writer)
+        {
+            _connection.Output.CancelPendingFlush();
+        }
+
+        await writer;
+        await keepAlive;
+        TearDown();
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        var input = _connection.Input;
+        Exception? error = null;
+        YamuxGoAway? goAway = YamuxGoAway.Normal;
+        try
+        {
+            while (true)
+            {
+                var result = await input.ReadAsync();
+                if (result.IsCanceled)
+                {
+                    break;
+                }
+
+                var buffer = result.Buffer;
+                try
+                {
+                    ProcessFrames(ref buffer);
+                }
+                finally
+                {
+                    input.AdvanceTo(buffer.Start, buffer.End);
+                }
+
+                if (result.IsCompleted)
+                {
+                    if (!buffer.IsEmpty || _dataRemaining > 0)
+                    {
+                        error = new YamuxSessionClosedException("The connection ended inside a Yamux frame.");
+                    }
+
+                    break;
+                }
+            }
+        }
+        catch (YamuxProtocolException exception)
+        {
+            YamuxLog.ProtocolError(_logger, exception.Message);
+            error = exception;
+            goAway = YamuxGoAway.ProtocolError;
+        }
+        catch (YamuxSessionClosedException exception)
+        {
+            error = exception;
+            goAway = null;
+        }
+        catch (Exception exception)
+        {
+            error = exception;
+            goAway = YamuxGoAway.InternalError;
+        }
+        finally
+        {
+            await input.CompleteAsync();
+        }
+
+        Terminate(error, goAway);
+    }
+
+    private void ProcessFrames(ref ReadOnlySequence<byte> buffer)
+    {
+        while (true)
+        {
+            if (_dataRemaining > 0)
+            {
+                if (buffer.IsEmpty)
+                {
+                    return;
+                }
+
+                var take = Math.Min(_dataRemaining, buffer.Length);
+                _dataTarget?.DeliverData(buffer.Slice(0, take));
+                buffer = buffer.Slice(take);
+                _dataRemaining -= take;
+                if (_dataRemaining == 0)
+                {
+                    ApplyEndFlags(_dataTarget, _dataFlags);
+                    _dataTarget = null;
+                }
+
+                continue;
+            }
+
+            if (!YamuxHeader.TryRead(buffer, out var header))
+            {
+                return;
+            }
+
+            buffer = buffer.Slice(YamuxHeader.Size);
+            HandleFrame(header);
+        }
+    }
+
+    private void HandleFrame(YamuxHeader header)
+    {
+        if (header.Version != YamuxHeader.CurrentVersion)
+        {
+            throw new YamuxProtocolException($"Unsupported Yamux version {header.Version}.");
+        }
+
+        switch (header.Type)
+        {
+            case YamuxFrameType.Data or YamuxFrameType.WindowUpdate when header.StreamId == 0:
+                throw new YamuxProtocolException($"{header.Type} frame on stream 0.");
+            case YamuxFrameType.Ping or YamuxFrameType.GoAway when header.StreamId != 0:
+                throw new YamuxProtocolException($"{header.Type} frame on a stream.", header.StreamId);
+            case YamuxFrameType.Data or YamuxFrameType.WindowUpdate:
+                HandleStreamFrame(header);
+                break;
+            case YamuxFrameType.Ping:
+                HandlePing(header);
+                break;
+            case YamuxFrameType.GoAway:
+                HandleGoAway((YamuxGoAway)header.Length);
+                break;
+            default:
+                throw new YamuxProtocolException($"Unknown Yamux frame type {(byte)header.Type}.");
+        }
+    }
+
+    private void HandleStreamFrame(YamuxHeader header)
+    {
+        var stream = (header.Flags & YamuxFlags.Syn) != 0 ? AcceptSyn(header.StreamId) : FindStream(header.StreamId);
+        if (header.Type == YamuxFrameType.WindowUpdate)
+        {
+            stream?.AddSendWindow(header.Length);
+            ApplyEndFlags(stream, header.Flags);
+            return;
+        }
+
+        if (stream is not null && !stream.TryReserveReceive(header.Length))
+        {
+            throw new YamuxProtocolException($"Data frame of {header.Length} bytes exceeds the receive window.", header.StreamId);
+        }
+
+        if (header.Length == 0)
+        {
+            ApplyEndFlags(stream, header.Flags);
+            return;
+        }
+
+        // The payload is streamed through as it arrives (it may be larger than what the connection buffers).
+        _dataTarget = stream;
+        _dataRemaining = header.Length;
+        _dataFlags = header.Flags;
+    }
+
+    private static void ApplyEndFlags(YamuxStream? stream, YamuxFlags flags)
+    {
+        if (stream is null)
+        {
+            return;
+        }
+
+        if ((flags & YamuxFlags.Rst) != 0)
+        {
+            stream.OnRemoteReset();
+        }
+        else if ((flags & YamuxFlags.Fin) != 0)
+        {
+            stream.OnRemoteFin();
+        }
+    }
+
+    /// <summary>Creates the stream a SYN opens, or answers RST when over the limit or going away; null if rejected.</summary>
+    private YamuxStream? AcceptSyn(uint id)
+    {
+        if (IsOwnStreamId(id))
+        {
+            throw new YamuxProtocolException("SYN with this side's stream-id parity: both endpoints act as initiator.", id);
+        }
+
+        YamuxStream? stream = null;
+        string? rejection = null;
+        lock (_gate)
+        {
+            if (_streams.ContainsKey(id) || id <= _highestInboundId)
+            {
+                throw new YamuxProtocolException("SYN reuses a stream id.", id);
+            }
+
+            _highestInboundId = id;
+            if (_localGoAway || _closed)
+            {
+                rejection = "going away";
+            }
+            else if (_inboundCount >= _settings.MaxStreams)
+            {
+                rejection = $"more than {_settings.MaxStreams} inbound streams";
+            }
+            else
+            {
+                stream = new YamuxStream(this, id, isInbound: true, _settings, _outboundPipeOptions);
+                _streams.Add(id, stream);
+                _inboundCount++;
+            }
+        }
+
+        if (stream is null)
+        {
+            YamuxLog.StreamRejected(_logger, id, rejection!);
+            EnqueueReply(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Rst, id, 0));
+            return null;
+        }
+
+        EnqueueReply(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Ack, id, ExtraInitialWindow));
+        _accepted.Writer.TryWrite(stream);
+        return stream;
+    }
+
+    /// <summary>The open stream with this id; null for a recently closed one; a protocol error for one never opened.</summary>
+    private YamuxStream? FindStream(uint id)
+    {
+        lock (_gate)
+        {
+            if (_streams.TryGetValue(id, out var stream))
+            {
+                return stream;
+            }
+
+            var neverOpened = IsOwnStreamId(id) ? id >= _nextOutboundId : id > _highestInboundId;
+            if (neverOpened)
+            {
+                throw new YamuxProtocolException("Frame for a stream that was never opened.", id);
+            }
+        }
+
+        YamuxLog.FrameForClosedStream(_logger, id, YamuxFrameType.Data);
+        return null;
+    }
+
+    private void HandlePing(YamuxHeader header)
+    {
+        // js-libp2p compares the flags exactly, so only SYN (a request) and ACK (an answer) are valid.
+        if (header.Flags == YamuxFlags.Syn)
+        {
+            EnqueueReply(new YamuxHeader(YamuxFrameType.Ping, YamuxFlags.Ack, 0, header.Length));
+            return;
+        }
+
+        if (header.Flags != YamuxFlags.Ack)
+        {
+            throw new YamuxProtocolException($"Ping with flags {header.Flags}.");
+        }
+
+        PendingPing? pending;
+        lock (_gate)
+        {
+            if (!_pings.Remove(header.Length, out pending))
+            {
+                throw new YamuxProtocolException($"Ping answer {header.Length} for a ping never sent.");
+            }
+        }
+
+        var roundTrip = Stopwatch.GetTimestamp() - pending.StartTimestamp;
+        Interlocked.Exchange(ref _roundTripTimestampTicks, Math.Max(roundTrip, 1));
+        pending.Answered.TrySetResult(Stopwatch.GetElapsedTime(pending.StartTimestamp));
+    }
+
+    private void HandleGoAway(YamuxGoAway code)
+    {
+        YamuxLog.GoAwayReceived(_logger, code);
+        lock (_gate)
+        {
+            _remoteGoAway = true;
+        }
+
+        if (code != YamuxGoAway.Normal)
+        {
+            throw new YamuxSessionClosedException($"The peer ended the Yamux session with GoAway({code}).");
+        }
+    }
+
+    /// <summary>Reader loop: queues a frame the peer's frame asks for; a peer that makes these pile up is flooding.</summary>
+    private void EnqueueReply(YamuxHeader header)
+    {
+        if (Interlocked.Increment(ref _queuedControlFrames) > _settings.MaxQueuedControlFrames)
+        {
+            throw new YamuxProtocolException($"More than {_settings.MaxQueuedControlFrames} replies queued: the peer sends control frames without reading.");
+        }
+
+        Enqueue(new OutboundItem(header, null, null));
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var output = _connection.Output;
+        var queue = _outbound.Reader;
+        Exception? error = null;
+        try
+        {
+            while (await queue.WaitToReadAsync())
+            {
+                long written = 0;
+                while (written < FlushThresholdBytes && queue.TryRead(out var item))
+                {
+                    written += Write(output, item);
+                }
+
+                var flush = await output.FlushAsync();
+                foreach (var waiter in _flushWaiters)
+                {
+                    waiter.TrySetResult();
+                }
+
+                _flushWaiters.Clear();
+                if (flush.IsCanceled)
+                {
+                    break;
+                }
+
+                if (flush.IsCompleted)
+                {
+                    error = new YamuxSessionClosedException("The peer stopped reading the connection.");
+                    break;
+                }
+            }
+        }
+        catch (Exception exception)
+        {
+            error = exception;
+        }
+        finally
+        {
+            await output.CompleteAsync();
+        }
+
+        Terminate(error, goAway: null);
+    }
+
+    private long Write(PipeWriter output, OutboundItem item)
+    {
+        if (item.Stream is { } stream)
+        {
+            // Once the session is ending only control frames (the GoAway) still go out.
+            return Volatile.Read(ref _terminating) == 0 ? stream.WriteFramesTo(output, _settings.MaxFrameData) : 0;
+        }
+
+        if (item.Flushed is { } waiter)
+        {
+            _flushWaiters.Add(waiter);
+        }
+        else
+        {
+            Interlocked.Decrement(ref _queuedControlFrames);
+        }
+
+        item.Header.Write(output.GetSpan(YamuxHeader.Size));
+        output.Advance(YamuxHeader.Size);
+        return YamuxHeader.Size;
+    }
+
+    private async Task KeepAliveLoopAsync()
+    {
+        try
+        {
+            using var timer = new PeriodicTimer(_settings.KeepAliveInterval);
+            do
+            {
+                // Like js-libp2p, ping once at the start: the round trip is what receive-window growth is judged by.
+                using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
+                deadline.CancelAfter(_settings.KeepAliveInterval);
+                try
+                {
+                    var roundTrip = await PingAsync(deadline.Token);
+                    YamuxLog.KeepAliveRoundTrip(_logger, roundTrip.TotalMilliseconds);
+                }
+                catch (OperationCanceledException) when (!_shutdown.IsCancellationRequested)
+                {
+                    YamuxLog.KeepAliveFailed(_logger, "no answer within the keep-alive interval");
+                    Terminate(new YamuxSessionClosedException("The peer did not answer a keep-alive ping."), YamuxGoAway.Normal);
+                    return;
+                }
+            }
+            while (await timer.WaitForNextTickAsync(_shutdown.Token));
+        }
+        catch (OperationCanceledException)
+        {
+            // The session is closing.
+        }
+        catch (YamuxSessionClosedException)
+        {
+            // The session closed while a ping was being sent.
+        }
+    }
+
+    /// <summary>Runs once both loops have stopped: fails every stream, ping and waiter still open.</summary>
+    private void TearDown()
+    {
+        YamuxStream[] streams;
+        PendingPing[] pings;
+        lock (_gate)
+        {
+            _closed = true;
+            streams = [.. _streams.Values];
+            _streams.Clear();
+            pings = [.. _pings.Values];
+            _pings.Clear();
+        }
+
+        var closed = new YamuxSessionClosedException("The Yamux session is closed.", _terminalError);
+        foreach (var stream in streams)
+        {
+            stream.Abort(closed);
+        }
+
+        foreach (var ping in pings)
+        {
+            ping.Answered.TrySetException(closed);
+        }
+
+        foreach (var waiter in _flushWaiters)
+        {
+            waiter.TrySetException(closed);
+        }
+
+        while (_outbound.Reader.TryRead(out var item))
+        {
+            item.Flushed?.TrySetException(closed);
+        }
+
+        while (_accepted.Reader.TryRead(out var unaccepted))
+        {
+            unaccepted.Abort(closed);
+        }
+
+        _shutdown.Dispose();
+        YamuxLog.SessionClosed(_logger, _terminalError?.Message ?? "closed");
+        if (_terminalError is null)
+        {
+            _completion.TrySetResult();
+        }
+        else
+        {
+            _completion.TrySetException(_terminalError);
+        }
+    }
+}
