@@ -46,5 +46,38 @@ internal static class TrainingCorpus
         time, measures the result, and repeats the measurement to see whether it holds. When the numbers agree,
         we learn something; when they do not, we learn something more interesting.
 
+        The train leaves the station at seven in the morning. Passengers carry coffee, newspapers and small
+        bags; a few of them read, most of them look out of the window at the fields, the farms and the rivers
+        that pass by. At the third stop a teacher gets on with twenty children who are going to the museum.
+        They want to see the dinosaurs, the old ships and the room where the stars are painted on the ceiling.
+
+        There are many ways to measure a mountain. You can climb it and count your steps, you can look at it
+        from two places and use a little geometry, or you can read the number on the map that someone else
+        measured before you. The last way is the easiest, but the first way teaches you the most.
+
+        In winter the lake freezes and the people of the town walk on the ice. They build small houses on it,
+        cut round holes, and sit for hours waiting for a fish. Some of them talk, some of them sing, and some
+        of them simply enjoy the silence, the white light and the cold, clean air.
+
+        A good recipe for bread needs only four things: flour, water, salt and yeast. Mix them, knead the dough
+        for ten minutes, let it rest in a warm place for two hours, shape it, let it rise again, and bake it in
+        a hot oven until the crust is brown and the loaf sounds hollow when you knock on the bottom.
+
+        The first computers filled whole rooms and used more power than a street of houses. Today a phone in
+        your pocket is thousands of times faster. Yet some problems are still too large for one machine, and so
+        people connect many machines together, each doing a part of the work, and share the results.
+
+        When you learn a new language, start with the words you need every day: hello, thank you, please,
+        water, bread, where is the station, how much does it cost. Then listen to people speak, read simple
+        stories, and do not be afraid of mistakes. Every mistake is a lesson, and every lesson makes you better.
+
+        The garden behind the house has roses, tomatoes, beans and a tall apple tree. In the spring the tree is
+        covered with white flowers; in the autumn the branches bend under the weight of red and green apples.
+        The children climb the tree, the birds eat the fruit at the top, and the grandmother makes apple pie.
+
+        History is not only the story of kings and wars. It is also the story of farmers and bakers, of doctors
+        and teachers, of people who built roads, wrote letters, planted trees and raised children. Their names
+        are often forgotten, but the world we live in was made by their hands.
+
         """;
 }
