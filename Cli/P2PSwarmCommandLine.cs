@@ -19,6 +19,7 @@ public static class P2PSwarmCommandLine
     private static IEnumerable<Command> Commands(CliConsole console)
     {
         // One line per top-level command; keep alphabetical.
+        yield return ModelCommand.Create(console);
         yield return VersionCommand.Create(console);
     }
 }
