@@ -10,7 +10,8 @@ public sealed class NoiseHandshakeTests : IDisposable
 
     private readonly IdentityKey _dialer = IdentityKey.Generate();
     private readonly IdentityKey _listener = IdentityKey.Generate();
-    private readonly NoiseTestPipes _pipes = new();
+    // Bounded like a socket, so the pumps meet back-pressure in the 1 MiB transfer.
+    private readonly NoiseTestPipes _pipes = new(pauseWriterThreshold: 64 * 1024);
 
     public void Dispose()
     {
