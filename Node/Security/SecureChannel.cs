@@ -24,7 +24,7 @@ public sealed class SecureChannel : IDuplexPipe, IAsyncDisposable
         resumeWriterThreshold: 256 * 1024,
         useSynchronizationContext: false);
 
-    // Flush the raw output at least this often while encrypting a long burst.
+    // The most the write pump encrypts before it flushes the raw output and releases what it consumed.
     private const int RawFlushThreshold = 128 * 1024;
 
     private readonly IDuplexPipe _raw;
@@ -115,6 +115,7 @@ public sealed class SecureChannel : IDuplexPipe, IAsyncDisposable
                 }
 
                 var buffer = result.Buffer;
+                long leftover = 0;
                 try
                 {
                     while (NoiseFrame.TryRead(ref buffer, out var frame))
@@ -124,6 +125,7 @@ public sealed class SecureChannel : IDuplexPipe, IAsyncDisposable
                 }
                 finally
                 {
+                    leftover = buffer.Length;
                     input.AdvanceTo(buffer.Start, buffer.End);
                 }
 
@@ -141,9 +143,9 @@ public sealed class SecureChannel : IDuplexPipe, IAsyncDisposable
 
                 if (result.IsCompleted)
                 {
-                    if (!buffer.IsEmpty)
+                    if (leftover > 0)
                     {
-                        error = Fail(new NoiseException(NoiseFailure.TruncatedFrame, $"The connection ended inside a Noise frame ({buffer.Length} bytes left)."));
+                        error = Fail(new NoiseException(NoiseFailure.TruncatedFrame, $"The connection ended inside a Noise frame ({leftover} bytes left)."));
                     }
 
                     break;
@@ -187,40 +189,33 @@ public sealed class SecureChannel : IDuplexPipe, IAsyncDisposable
                     break;
                 }
 
+                // Encrypt at most one flush's worth, then hand the consumed bytes back so the writer can go on.
                 var buffer = result.Buffer;
-                var rawClosed = false;
-                var unflushed = 0;
+                var written = 0;
+                var drained = false;
                 try
                 {
-                    while (!buffer.IsEmpty && !rawClosed)
+                    while (!buffer.IsEmpty && written < RawFlushThreshold)
                     {
                         var chunk = buffer.Slice(0, Math.Min(buffer.Length, NoiseFrame.MaxPlaintextLength));
-                        unflushed += EncryptFrame(chunk, output, scratch);
+                        written += EncryptFrame(chunk, output, scratch);
                         buffer = buffer.Slice(chunk.End);
-                        if (unflushed >= RawFlushThreshold)
-                        {
-                            unflushed = 0;
-                            rawClosed = IsClosed(await output.FlushAsync());
-                        }
                     }
                 }
                 finally
                 {
+                    drained = buffer.IsEmpty;
                     reader.AdvanceTo(buffer.Start);
                 }
 
-                if (!rawClosed && unflushed > 0)
-                {
-                    rawClosed = IsClosed(await output.FlushAsync());
-                }
-
+                var rawClosed = written > 0 && IsClosed(await output.FlushAsync());
                 if (_failure is { } flushFailure)
                 {
                     error = flushFailure;
                     break;
                 }
 
-                if (rawClosed || result.IsCompleted)
+                if (rawClosed || (result.IsCompleted && drained))
                 {
                     break; // The transport stopped taking bytes, or our writer finished (FIN).
                 }
