@@ -1,6 +1,11 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using P2PSwarm.Inference;
 using P2PSwarm.Inference.Checkpoints;
+using P2PSwarm.Inference.Tokenization;
 
 namespace P2PSwarm.Cli.Commands;
 
@@ -11,6 +16,7 @@ internal static class ModelCommand
     {
         var command = new Command("model", "Create and inspect Hugging Face-format Llama-family checkpoints.");
         command.Subcommands.Add(CreateInit(console));
+        command.Subcommands.Add(CreateInspect(console));
         return command;
     }
 
@@ -43,6 +49,94 @@ internal static class ModelCommand
         });
         return init;
     }
+
+    private static Command CreateInspect(CliConsole console)
+    {
+        var directory = new Argument<string>("DIR") { Description = "Checkpoint directory (config.json, safetensors, tokenizer)." };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object instead of text." };
+        var inspect = new Command("inspect", "Print the model id, shapes, block count and bytes per block of a checkpoint.") { directory, json };
+        inspect.SetAction(parse => Run(console, () =>
+        {
+            using var checkpoint = Checkpoint.Open(parse.GetValue(directory)!);
+            var summary = CheckpointSummary.Describe(checkpoint, ModelId.For(checkpoint));
+            if (parse.GetValue(json))
+            {
+                console.Out.WriteLine(ToJson(summary).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            }
+            else
+            {
+                WriteText(console.Out, summary);
+            }
+        }));
+        return inspect;
+    }
+
+    private static void WriteText(TextWriter output, CheckpointSummary s)
+    {
+        var c = s.Config;
+        var blockBytes = s.BlockBytes.Distinct().Count() == 1
+            ? Size(s.BlockBytes[0])
+            : string.Join(", ", s.BlockBytes.Select(Size));
+        var rope = c.RopeScaling is { } r
+            ? $"theta {c.RopeTheta.ToString(CultureInfo.InvariantCulture)}, llama3 scaling x{r.Factor.ToString(CultureInfo.InvariantCulture)}"
+            : $"theta {c.RopeTheta.ToString(CultureInfo.InvariantCulture)}";
+        output.WriteLine($"model id        {s.Id}");
+        output.WriteLine($"model type      {c.ModelType}");
+        output.WriteLine($"blocks          {c.NumHiddenLayers}");
+        output.WriteLine($"hidden          {c.HiddenSize} (intermediate {c.IntermediateSize})");
+        output.WriteLine($"attention       {c.NumAttentionHeads} heads, {c.NumKeyValueHeads} kv heads, head dim {c.HeadDim}{(c.AttentionBias ? ", q/k/v bias" : "")}");
+        output.WriteLine($"vocab           {c.VocabSize}{(c.TieWordEmbeddings ? " (tied embeddings)" : "")}");
+        output.WriteLine($"positions       {c.MaxPositionEmbeddings}, rope {rope}");
+        output.WriteLine($"dtype           {string.Join(", ", s.Dtypes.Select(d => d.HeaderName()))} in {s.FileCount} file(s)");
+        output.WriteLine($"bytes per block {blockBytes}");
+        output.WriteLine($"client head     {Size(s.HeadBytes)}");
+        output.WriteLine($"total           {Size(s.TotalBytes)}");
+        output.WriteLine($"tokenizer       {TokenizerName(s.Tokenizer) ?? "none"}");
+    }
+
+    private static JsonObject ToJson(CheckpointSummary s)
+    {
+        var c = s.Config;
+        return new JsonObject
+        {
+            ["model_id"] = s.Id.ToString(),
+            ["name"] = s.Id.Name,
+            ["fingerprint"] = s.Id.Fingerprint,
+            ["model_type"] = c.ModelType,
+            ["block_count"] = c.NumHiddenLayers,
+            ["hidden_size"] = c.HiddenSize,
+            ["intermediate_size"] = c.IntermediateSize,
+            ["num_attention_heads"] = c.NumAttentionHeads,
+            ["num_key_value_heads"] = c.NumKeyValueHeads,
+            ["head_dim"] = c.HeadDim,
+            ["vocab_size"] = c.VocabSize,
+            ["max_position_embeddings"] = c.MaxPositionEmbeddings,
+            ["rope_theta"] = c.RopeTheta,
+            ["rope_scaling"] = c.RopeScaling is null ? null : "llama3",
+            ["tie_word_embeddings"] = c.TieWordEmbeddings,
+            ["attention_bias"] = c.AttentionBias,
+            ["dtypes"] = new JsonArray([.. s.Dtypes.Select(d => (JsonNode)d.HeaderName())]),
+            ["files"] = s.FileCount,
+            ["bytes_per_block"] = new JsonArray([.. s.BlockBytes.Select(b => (JsonNode)b)]),
+            ["head_bytes"] = s.HeadBytes,
+            ["total_bytes"] = s.TotalBytes,
+            ["tokenizer"] = TokenizerName(s.Tokenizer),
+        };
+    }
+
+    private static string? TokenizerName(TokenizerKind? kind) => kind switch
+    {
+        TokenizerKind.ByteLevelBpe => "byte-level-bpe (tokenizer.json)",
+        TokenizerKind.SentencePiece => "sentencepiece (tokenizer.model)",
+        _ => null,
+    };
+
+    private static string Size(long bytes) => bytes switch
+    {
+        >= 1L << 30 => $"{bytes / (double)(1L << 30):F2} GiB ({bytes} bytes)",
+        >= 1L << 20 => $"{bytes / (double)(1L << 20):F2} MiB ({bytes} bytes)",
+        _ => $"{bytes / 1024.0:F1} KiB ({bytes} bytes)",
+    };
 
     /// <summary>Checkpoint and file problems are the user's to fix: one line on stderr and exit code 1, no stack trace.</summary>
     private static int Run(CliConsole console, Action action)
