@@ -171,7 +171,7 @@ public sealed class KadStreamProtocolTests
 
         dead.Add(bucket0[1]);
         Assert.Equal(RoutingTableAdmission.ReplacedDeadIncumbent, await maintenance.AdmitAsync(bucket0[3], CancellationToken.None));
-        Assert.Equal([bucket0[0], bucket0[3]], table.Bucket(0).Select(e => e.Peer).Order());
+        Assert.Equal(new[] { bucket0[0], bucket0[3] }.Order(), table.Bucket(0).Select(e => e.Peer).Order());
         Assert.Equal(RoutingTableAdmission.Self, await maintenance.AdmitAsync(self, CancellationToken.None));
     }
 }
