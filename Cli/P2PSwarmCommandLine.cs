@@ -19,6 +19,8 @@ public static class P2PSwarmCommandLine
     private static IEnumerable<Command> Commands(CliConsole console)
     {
         // One line per top-level command; keep alphabetical.
+        yield return BenchCommand.Create(console);
+        yield return GenerateCommand.Create(console);
         yield return ModelCommand.Create(console);
         yield return VersionCommand.Create(console);
     }

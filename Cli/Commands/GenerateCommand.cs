@@ -1,0 +1,85 @@
+using System.CommandLine;
+using System.Text.Json;
+using P2PSwarm.Inference.Checkpoints;
+using P2PSwarm.Inference.Client;
+using P2PSwarm.Inference.Generation;
+using P2PSwarm.Inference.Onnx;
+
+namespace P2PSwarm.Cli.Commands;
+
+/// <summary><c>p2pswarm generate --local</c>: every block of the model in this process; text streams as it is generated.</summary>
+internal static class GenerateCommand
+{
+    public static Command Create(CliConsole console)
+    {
+        var local = new Option<bool>("--local") { Description = "Run every block in this process (the single-machine baseline)." };
+        var model = new Option<string>("--model") { Description = "Checkpoint directory (config.json, safetensors, tokenizer).", Required = true };
+        var prompt = new Option<string>("--prompt") { Description = "Text to continue.", Required = true };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "Tokens to generate at most.", DefaultValueFactory = _ => 64 };
+        var temperature = new Option<float>("--temperature") { Description = "0 is greedy.", DefaultValueFactory = _ => 0f };
+        var topK = new Option<int>("--top-k") { Description = "Keep the k most likely tokens (0 = off).", DefaultValueFactory = _ => 0 };
+        var topP = new Option<float>("--top-p") { Description = "Keep the smallest set of tokens with this much probability (1 = off).", DefaultValueFactory = _ => 1f };
+        var repetitionPenalty = new Option<float>("--repetition-penalty") { Description = "CTRL-style penalty on seen tokens (1 = off).", DefaultValueFactory = _ => 1f };
+        var seed = new Option<ulong>("--seed") { Description = "Sampling seed: the same seed and prompt give the same tokens in every process.", DefaultValueFactory = _ => 0 };
+        var quant = new Option<string>("--quant") { Description = "Span weights: none (fp32), int8 or int4.", DefaultValueFactory = _ => "none" };
+        quant.AcceptOnlyFromAmong("none", "int8", "int4");
+        var json = new Option<bool>("--json") { Description = "Print one JSON object (model_id, prompt_token_ids, token_ids, text, prefill_ms, ms_per_token) instead of streaming text." };
+
+        var command = new Command("generate", "Generate text from a prompt.")
+        {
+            local, model, prompt, maxTokens, temperature, topK, topP, repetitionPenalty, seed, quant, json,
+        };
+        command.SetAction(parse =>
+        {
+            if (!parse.GetValue(local))
+            {
+                console.Error.WriteLine("error: distributed generation over a swarm is not available yet; pass --local to run every block in this process.");
+                return 2;
+            }
+            var options = new GenerationOptions
+            {
+                MaxTokens = parse.GetValue(maxTokens),
+                Temperature = parse.GetValue(temperature),
+                TopK = parse.GetValue(topK),
+                TopP = parse.GetValue(topP),
+                RepetitionPenalty = parse.GetValue(repetitionPenalty),
+                Seed = parse.GetValue(seed),
+            };
+            var asJson = parse.GetValue(json);
+            try
+            {
+                options.Validate();
+                using var generator = LocalGenerator.Open(parse.GetValue(model)!, SpanQuantizationNames.Parse(parse.GetValue(quant)!));
+                var result = generator.Generate(parse.GetValue(prompt)!, options, asJson ? null : text =>
+                {
+                    console.Out.Write(text);
+                    console.Out.Flush();
+                });
+                if (asJson)
+                {
+                    console.Out.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+                    {
+                        ["model_id"] = result.ModelId,
+                        ["prompt_token_ids"] = result.PromptTokenIds,
+                        ["token_ids"] = result.TokenIds,
+                        ["text"] = result.Text,
+                        ["stop_reason"] = result.StopReason == StopReason.EndOfSequence ? "eos" : "max_tokens",
+                        ["prefill_ms"] = result.PrefillMilliseconds,
+                        ["ms_per_token"] = result.MillisecondsPerToken,
+                    }));
+                }
+                else
+                {
+                    console.Out.WriteLine();
+                }
+                return 0;
+            }
+            catch (Exception e) when (e is CheckpointException or IOException or ArgumentException)
+            {
+                console.Error.WriteLine($"error: {e.Message}");
+                return 1;
+            }
+        });
+        return command;
+    }
+}
