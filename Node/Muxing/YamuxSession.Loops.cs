@@ -9,21 +9,27 @@ public sealed partial class YamuxSession
 {
     private async Task RunAsync()
     {
-        var reader = Task.Run(ReadLoopAsync);
-        var writer = Task.Run(WriteLoopAsync);
-        var keepAlive = _settings.KeepAliveInterval > TimeSpan.Zero ? Task.Run(KeepAliveLoopAsync) : Task.CompletedTask;
-        await reader;
-
-        // The reader has ended the session; give queued frames (the GoAway) a moment to reach a peer that
-        // may not be reading, then stop waiting for it.
-        if (await Task.WhenAny(writer, Task.Delay(_settings.CloseTimeout)) != writer)
+        try
         {
-            _connection.Output.CancelPendingFlush();
-        }
+            var reader = Task.Run(ReadLoopAsync);
+            var writer = Task.Run(WriteLoopAsync);
+            var keepAlive = _settings.KeepAliveInterval > TimeSpan.Zero ? Task.Run(KeepAliveLoopAsync) : Task.CompletedTask;
+            await reader;
 
-        await writer;
-        await keepAlive;
-        TearDown();
+            // The reader has ended the session; give queued frames (the GoAway) a moment to reach a peer that
+            // may not be reading, then stop waiting for it.
+            if (await Task.WhenAny(writer, Task.Delay(_settings.CloseTimeout)) != writer)
+            {
+                _connection.Output.CancelPendingFlush();
+            }
+
+            await writer;
+            await keepAlive;
+        }
+        finally
+        {
+            TearDown();
+        }
     }
 
     private async Task ReadLoopAsync()
@@ -83,7 +89,7 @@ public sealed partial class YamuxSession
             await input.CompleteAsync();
         }
 
-        Terminate(error, goAway);
+        Terminate(error, goAway, wakeReader: false);
     }
 
     private void ProcessFrames(ref ReadOnlySequence<byte> buffer)
@@ -149,7 +155,7 @@ public sealed partial class YamuxSession
 
     private void HandleStreamFrame(YamuxHeader header)
     {
-        var stream = (header.Flags & YamuxFlags.Syn) != 0 ? AcceptSyn(header.StreamId) : FindStream(header.StreamId);
+        var stream = (header.Flags & YamuxFlags.Syn) != 0 ? AcceptSyn(header.StreamId) : FindStream(header.StreamId, header.Type);
         if (header.Type == YamuxFrameType.WindowUpdate)
         {
             stream?.AddSendWindow(header.Length);
@@ -238,7 +244,7 @@ public sealed partial class YamuxSession
     }
 
     /// <summary>The open stream with this id; null for a recently closed one; a protocol error for one never opened.</summary>
-    private YamuxStream? FindStream(uint id)
+    private YamuxStream? FindStream(uint id, YamuxFrameType type)
     {
         lock (_gate)
         {
@@ -254,7 +260,7 @@ public sealed partial class YamuxSession
             }
         }
 
-        YamuxLog.FrameForClosedStream(_logger, id, YamuxFrameType.Data);
+        YamuxLog.FrameForClosedStream(_logger, id, type);
         return null;
     }
 

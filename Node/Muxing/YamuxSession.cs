@@ -69,6 +69,7 @@ public sealed partial class YamuxSession : IAsyncDisposable
         _outboundPipeOptions = new PipeOptions(
             pauseWriterThreshold: 2L * settings.MaxFrameData,
             resumeWriterThreshold: settings.MaxFrameData,
+            minimumSegmentSize: YamuxStream.PipeSegmentSize,
             useSynchronizationContext: false);
     }
 
@@ -271,7 +272,7 @@ public sealed partial class YamuxSession : IAsyncDisposable
     /// Ends the session once: records the reason, queues a final GoAway, stops accepting work and wakes the reader
     /// loop. <see cref="RunAsync"/> then tears everything down.
     /// </summary>
-    private void Terminate(Exception? error, YamuxGoAway? goAway)
+    private void Terminate(Exception? error, YamuxGoAway? goAway, bool wakeReader = true)
     {
         if (Interlocked.Exchange(ref _terminating, 1) != 0)
         {
@@ -295,7 +296,10 @@ public sealed partial class YamuxSession : IAsyncDisposable
         _outbound.Writer.TryComplete();
         _accepted.Writer.TryComplete();
         _shutdown.Cancel();
-        _connection.Input.CancelPendingRead();
+        if (wakeReader)
+        {
+            _connection.Input.CancelPendingRead();
+        }
     }
 
     private readonly record struct OutboundItem(YamuxHeader Header, YamuxStream? Stream, TaskCompletionSource? Flushed);

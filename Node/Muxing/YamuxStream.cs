@@ -11,8 +11,15 @@ namespace P2PSwarm.Node.Muxing;
 /// </summary>
 public sealed class YamuxStream : IDuplexPipe, IAsyncDisposable
 {
+    /// <summary>
+    /// Segment size of the stream pipes: one default data frame per segment. With the 4 KiB default, the many
+    /// segments in flight across threads overflow ArrayPool's per-core caches and every frame allocates.
+    /// </summary>
+    internal const int PipeSegmentSize = 64 * 1024;
+
     // Pausing is off: the receive window already bounds what the peer can put into this pipe.
-    private static readonly PipeOptions InboundPipeOptions = new(pauseWriterThreshold: 0, resumeWriterThreshold: 0, useSynchronizationContext: false);
+    private static readonly PipeOptions InboundPipeOptions = new(
+        pauseWriterThreshold: 0, resumeWriterThreshold: 0, minimumSegmentSize: PipeSegmentSize, useSynchronizationContext: false);
 
     private readonly YamuxSession _session;
     private readonly Pipe _inbound;
@@ -282,12 +289,22 @@ public sealed class YamuxStream : IDuplexPipe, IAsyncDisposable
             return 0;
         }
 
-        var header = new YamuxHeader(length > 0 ? YamuxFrameType.Data : YamuxFrameType.WindowUpdate, fin ? YamuxFlags.Fin : YamuxFlags.None, Id, (uint)length);
+        // FIN travels alone on a WindowUpdate after the last Data frame, as js-libp2p-yamux sends it: js applies a
+        // frame's flags before its payload, so a FIN on a Data frame closes its read side and drops those bytes.
+        var header = new YamuxHeader(length > 0 ? YamuxFrameType.Data : YamuxFrameType.WindowUpdate, fin && length == 0 ? YamuxFlags.Fin : YamuxFlags.None, Id, (uint)length);
         header.Write(connection.GetSpan(YamuxHeader.Size));
         connection.Advance(YamuxHeader.Size);
         foreach (var segment in buffer.Slice(0, length))
         {
             connection.Write(segment.Span);
+        }
+
+        var frameBytes = YamuxHeader.Size + length;
+        if (fin && length > 0)
+        {
+            new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Fin, Id, 0).Write(connection.GetSpan(YamuxHeader.Size));
+            connection.Advance(YamuxHeader.Size);
+            frameBytes += YamuxHeader.Size;
         }
 
         Interlocked.Add(ref _sendWindow, -length);
@@ -308,7 +325,7 @@ public sealed class YamuxStream : IDuplexPipe, IAsyncDisposable
             SignalWriter();
         }
 
-        return YamuxHeader.Size + length;
+        return frameBytes;
     }
 
     /// <summary>Session teardown, after both loops have stopped: fail everything that is still open.</summary>
