@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.IO.Pipelines;
 using System.Security.Cryptography;
 using P2PSwarm.Node.Identity;
 using P2PSwarm.Node.Security;
@@ -200,6 +202,67 @@ public sealed class NoiseHandshakeTests : IDisposable
             await responder.Completion.WaitAsync(Generous);
             var closed = await Assert.ThrowsAsync<NoiseException>(async () => await initiator.Input.ReadAsync().AsTask().WaitAsync(Generous));
             Assert.Equal(NoiseFailure.DecryptFailed, closed.Failure); // in-memory pipes carry the error across
+        }
+    }
+
+    [Fact]
+    public async Task Transport_frames_pipelined_right_behind_message_3_reach_the_responders_input()
+    {
+        // js-libp2p sends its first yamux frames in the same write as message 3; drive the initiator by hand to do the same.
+        using var staticKey = NoiseDh.Generate();
+        using var initiator = new NoiseXXHandshakeState(true, [], staticKey);
+        var inbound = NoiseHandshake.SecureInboundAsync(_pipes.B, _listener, new NoiseOptions(), null, CancellationToken.None);
+
+        await _pipes.AToB.Writer.WriteAsync(Frame(initiator.WriteMessageA([])));
+        initiator.ReadMessageB(await ReadFrameAsync(_pipes.BToA.Reader));
+        var payload = new NoiseHandshakePayload(
+            _dialer.PublicKey.ToProtobuf(),
+            _dialer.Sign(NoiseHandshake.StaticKeySignedData(initiator.LocalStaticPublicKey)),
+            ["/yamux/1.0.0"],
+            [],
+            HasExtensions: true).Encode();
+        var message3 = initiator.WriteMessageC(payload);
+        var (send, receive) = initiator.Split();
+        using (send)
+        using (receive)
+        {
+            var early = new byte[5 + 16];
+            send.EncryptWithAd([], "early"u8, early);
+            await _pipes.AToB.Writer.WriteAsync(Frame(message3).Concat(Frame(early)).ToArray());
+
+            await using var responder = await inbound.WaitAsync(Generous);
+            Assert.Equal(_dialer.PeerId, responder.RemotePeerId);
+            Assert.Equal("/yamux/1.0.0", responder.EarlyMuxer);
+            var result = await responder.Input.ReadAsync().AsTask().WaitAsync(Generous);
+            Assert.Equal("early"u8.ToArray(), result.Buffer.ToArray());
+            responder.Input.AdvanceTo(result.Buffer.End);
+        }
+    }
+
+    private static byte[] Frame(byte[] message)
+    {
+        var frame = new byte[2 + message.Length];
+        frame[0] = (byte)(message.Length >> 8);
+        frame[1] = (byte)message.Length;
+        message.CopyTo(frame, 2);
+        return frame;
+    }
+
+    private static async Task<byte[]> ReadFrameAsync(PipeReader reader)
+    {
+        while (true)
+        {
+            var result = await reader.ReadAsync().AsTask().WaitAsync(Generous);
+            var buffer = result.Buffer;
+            if (NoiseFrame.TryRead(ref buffer, out var message))
+            {
+                var bytes = message.ToArray();
+                reader.AdvanceTo(buffer.Start);
+                return bytes;
+            }
+
+            reader.AdvanceTo(buffer.Start, buffer.End);
+            Assert.False(result.IsCompleted, "the responder closed before sending message 2");
         }
     }
 
