@@ -18,6 +18,7 @@ import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { generateKeyPairFromSeed, privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
 import {
   ECHO_PROTOCOL, SINK_PROTOCOL, PING_PROTOCOL,
   handleEcho, handleSink, echoOver, sinkOver, pingOver, summarize
@@ -206,6 +207,22 @@ const COMMANDS = {
     const stream = await node.dialProtocol(addrOf(command), SINK_PROTOCOL, { signal })
     const { ms } = await sinkOver(stream, bytes, { signal })
     return { bytes, ms, mibPerSecond: (bytes / (1024 * 1024)) / (ms / 1000) }
+  },
+
+  // Serves `protocol` with the echo handler from now on; libp2p then pushes identify to connected peers.
+  async handle (command) {
+    await node.handle(command.protocol, handleEcho, handlerOptions)
+    return { protocols: node.getProtocols() }
+  },
+
+  // What this peer has stored about `peerId` (identify and identify push write here).
+  async peerstore (command) {
+    const peer = await node.peerStore.get(peerIdFromString(command.peerId))
+    return {
+      protocols: peer.protocols,
+      addresses: peer.addresses.map((a) => a.multiaddr.toString()),
+      agentVersion: peer.metadata.has('AgentVersion') ? new TextDecoder().decode(peer.metadata.get('AgentVersion')) : null
+    }
   },
 
   async peers () {

@@ -1,0 +1,57 @@
+using P2PSwarm.Node.Multiformats;
+using P2PSwarm.Node.Protocols.Ping;
+using Xunit.Abstractions;
+
+namespace P2PSwarm.Interop.Tests.HostInterop;
+
+/// <summary>/ipfs/ping/1.0.0 between js-libp2p 3.x and our host, each side dialling.</summary>
+public sealed class PingInteropTests(JsAndOurHost pair, ITestOutputHelper output) : IClassFixture<JsAndOurHost>, IDisposable
+{
+    [Fact]
+    public async Task JsPingsUs_ManyRoundTripsOnOneStream()
+    {
+        var result = await pair.Js.PingAsync(pair.Ours.Address, count: 20, warmup: 2);
+
+        Assert.Equal(20, result.Rtts.Length);
+        Assert.All(result.Rtts, rtt => Assert.True(rtt > 0));
+    }
+
+    [Fact]
+    public async Task JsPingsUs_WithLibp2pPingService_OneStreamPerPing()
+    {
+        var result = await pair.Js.PingAsync(pair.Ours.Address, count: 5, newStreamEach: true);
+
+        Assert.Equal(5, result.Rtts.Length);
+    }
+
+    [Fact]
+    public async Task WePingJs_ManyRoundTripsOnOneStream()
+    {
+        var opened = await pair.Ours.Host.OpenStreamAsync(Multiaddress.Parse(pair.Js.Address), PingProtocol.Id, CancellationToken.None);
+        Assert.True(opened.Succeeded, opened.ToString());
+
+        var roundTrips = new List<TimeSpan>();
+        await using (var stream = opened.Stream!)
+        await using (var client = new PingClient(stream))
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                roundTrips.Add(await client.PingOnceAsync(CancellationToken.None));
+            }
+        }
+
+        Assert.Equal(20, roundTrips.Count);
+        Assert.All(roundTrips, rtt => Assert.True(rtt > TimeSpan.Zero));
+    }
+
+    [Fact]
+    public async Task WePingJs_WithHostPingAsync()
+    {
+        var result = await pair.Ours.Host.PingAsync(Multiaddress.Parse(pair.Js.Address), count: 2, CancellationToken.None);
+
+        Assert.True(result.Succeeded, result.Reason);
+        Assert.Equal(2, result.RoundTrips.Count);
+    }
+
+    public void Dispose() => output.WriteLine(pair.Logs());
+}
