@@ -107,14 +107,22 @@ public static class SafetensorsHeader
         {
             throw Corrupt(file, name, $"data_offsets [{begin}, {end}) fall outside the {dataLength}-byte data buffer (truncated file?)");
         }
-        long elements = 1;
-        foreach (var dim in shape)
+        long bytes;
+        try
         {
-            elements = checked(elements * dim);
+            bytes = dtype.ElementSize();
+            foreach (var dim in shape)
+            {
+                bytes = checked(bytes * dim);
+            }
         }
-        if (elements * dtype.ElementSize() != end - begin)
+        catch (OverflowException)
         {
-            throw Corrupt(file, name, $"shape [{string.Join(", ", shape)}] of {dtypeName} needs {elements * dtype.ElementSize()} bytes but data_offsets span {end - begin}");
+            throw Corrupt(file, name, $"shape [{string.Join(", ", shape)}] is too large");
+        }
+        if (bytes != end - begin)
+        {
+            throw Corrupt(file, name, $"shape [{string.Join(", ", shape)}] of {dtypeName} needs {bytes} bytes but data_offsets span {end - begin}");
         }
         return new TensorEntry(name, dtype, shape, begin, end - begin);
     }

@@ -4,71 +4,54 @@ using P2PSwarm.Inference.Tokenization;
 namespace P2PSwarm.Inference.Client;
 
 /// <summary>
-/// Turns a stream of token ids into text that is safe to print as it arrives: a byte-level BPE token can end in
-/// the middle of a UTF-8 character, so text is released only once it decodes without a trailing replacement
-/// character. Works for any tokenizer by decoding a short window of recent ids twice (the approach of HF's
-/// TextStreamer and vLLM), which also keeps SentencePiece's leading-space handling right.
+/// Turns a stream of token ids into text that is safe to print as it arrives. A token stands for bytes, and a
+/// byte-level BPE or SentencePiece byte-fallback token can end in the middle of a UTF-8 character; the bytes go
+/// through one UTF-8 decoder that keeps an unfinished character until its last byte arrives.
 /// </summary>
 public sealed class StreamingDetokenizer
 {
-    /// <summary>Tokens held back at most before undecodable bytes are released as U+FFFD anyway.</summary>
-    private const int MaxPendingTokens = 8;
-
     private readonly TextTokenizer _tokenizer;
-    private readonly List<int> _ids = [];
+    private readonly Decoder _utf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: false).GetDecoder();
     private readonly StringBuilder _text = new();
-    private int _prefixOffset;
-    private int _readOffset;
+    private char[] _chars = new char[64];
+    private bool _stripLeadingSpace;
 
-    public StreamingDetokenizer(TextTokenizer tokenizer) => _tokenizer = tokenizer;
+    /// <param name="tokenizer">The checkpoint's tokenizer.</param>
+    /// <param name="atStartOfText">True when the first id begins a text, so SentencePiece's dummy-prefix space is dropped
+    /// as a full decode would; false when continuing a prompt, where that space separates words.</param>
+    public StreamingDetokenizer(TextTokenizer tokenizer, bool atStartOfText = false)
+    {
+        _tokenizer = tokenizer;
+        _stripLeadingSpace = atStartOfText && tokenizer.StripsLeadingSpace;
+    }
 
     /// <summary>Everything released so far.</summary>
     public string Text => _text.ToString();
 
     /// <summary>Adds one id; returns the newly complete text, possibly empty.</summary>
-    public string Push(int id)
+    public string Push(int id) => Release(_tokenizer.TokenBytes(id), flush: false);
+
+    /// <summary>Releases whatever is still held back (an unfinished character becomes U+FFFD).</summary>
+    public string Flush() => Release([], flush: true);
+
+    private string Release(ReadOnlySpan<byte> bytes, bool flush)
     {
-        _ids.Add(id);
-        var window = _ids.Count - _prefixOffset;
-        var prefixText = _tokenizer.Decode(Range(_prefixOffset, _readOffset));
-        var newText = _tokenizer.Decode(Range(_prefixOffset, _ids.Count));
-        var complete = !newText.EndsWith('\uFFFD') || _ids.Count - _readOffset > MaxPendingTokens;
-        if (newText.Length <= prefixText.Length || !complete || !newText.StartsWith(prefixText, StringComparison.Ordinal))
+        var needed = _utf8.GetCharCount(bytes, flush);
+        if (_chars.Length < needed)
         {
-            if (window > MaxPendingTokens * 4)
+            _chars = new char[Math.Max(needed, _chars.Length * 2)];
+        }
+        var count = _utf8.GetChars(bytes, _chars, flush);
+        var released = _chars.AsSpan(0, count);
+        if (_stripLeadingSpace && released.Length > 0)
+        {
+            _stripLeadingSpace = false;
+            if (released[0] == ' ')
             {
-                // A tokenizer whose decoding is not prefix-stable: restart the window rather than grow it forever.
-                _prefixOffset = _readOffset;
+                released = released[1..];
             }
-            return "";
         }
-        var delta = newText[prefixText.Length..];
-        _prefixOffset = _readOffset;
-        _readOffset = _ids.Count;
-        _text.Append(delta);
-        return delta;
-    }
-
-    /// <summary>Releases whatever is still held back (an incomplete character becomes U+FFFD).</summary>
-    public string Flush()
-    {
-        var prefixText = _tokenizer.Decode(Range(_prefixOffset, _readOffset));
-        var newText = _tokenizer.Decode(Range(_prefixOffset, _ids.Count));
-        _prefixOffset = _readOffset = _ids.Count;
-        if (newText.Length <= prefixText.Length || !newText.StartsWith(prefixText, StringComparison.Ordinal))
-        {
-            return "";
-        }
-        var delta = newText[prefixText.Length..];
-        _text.Append(delta);
-        return delta;
-    }
-
-    private IEnumerable<int> Range(int start, int end)
-    {
-        for (var i = start; i < end; i++)
-        {
-            yield return _ids[i];
-        }
+        _text.Append(released);
+        return released.ToString();
     }
 }

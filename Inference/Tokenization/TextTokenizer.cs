@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text;
 using Microsoft.ML.Tokenizers;
 
 namespace P2PSwarm.Inference.Tokenization;
@@ -17,6 +19,7 @@ public sealed class TextTokenizer
 {
     private readonly Tokenizer _tokenizer;
     private readonly HashSet<int> _specialIds;
+    private readonly Lazy<byte[]?[]> _tokenBytes;
 
     internal TextTokenizer(Tokenizer tokenizer, TokenizerKind kind, int? bosId, IReadOnlyList<int> eosIds, IEnumerable<int> specialIds, int vocabularySize)
     {
@@ -26,6 +29,7 @@ public sealed class TextTokenizer
         EosIds = eosIds;
         _specialIds = [.. specialIds];
         VocabularySize = vocabularySize;
+        _tokenBytes = new(BuildTokenBytes);
     }
 
     public TokenizerKind Kind { get; }
@@ -60,10 +64,63 @@ public sealed class TextTokenizer
         return result;
     }
 
+    /// <summary>
+    /// SentencePiece drops the space of the dummy prefix at the very start of a text; streaming text that starts
+    /// there must do the same.
+    /// </summary>
+    public bool StripsLeadingSpace => _tokenizer is SentencePieceTokenizer { AddDummyPrefix: true };
+
+    /// <summary>
+    /// The UTF-8 bytes one token stands for (empty for special and unknown ids): byte-level symbols mapped back to
+    /// bytes, SentencePiece's ▁ as a space and &lt;0xNN&gt; pieces as single bytes. Streaming decodes from these.
+    /// </summary>
+    public ReadOnlySpan<byte> TokenBytes(int id)
+    {
+        var table = _tokenBytes.Value;
+        return (uint)id < (uint)table.Length ? table[id] : default;
+    }
+
     /// <summary>Text of the ids, leaving out special tokens (BOS, EOS). Incomplete UTF-8 at the end decodes as U+FFFD.</summary>
     public string Decode(IEnumerable<int> ids)
     {
         var plain = ids.Where(id => !_specialIds.Contains(id));
         return _tokenizer is BpeTokenizer bpe ? bpe.Decode(plain, considerSpecialTokens: false) : _tokenizer.Decode(plain);
+    }
+
+    private byte[]?[] BuildTokenBytes()
+    {
+        var vocabulary = _tokenizer switch
+        {
+            BpeTokenizer bpe => bpe.Vocabulary,
+            SentencePieceTokenizer sentencePiece => sentencePiece.Vocabulary,
+            _ => throw new NotSupportedException($"no byte table for {_tokenizer.GetType().Name}"),
+        };
+        var table = new byte[]?[Math.Max(VocabularySize, vocabulary.Count == 0 ? 0 : vocabulary.Values.Max() + 1)];
+        var bytes = new List<byte>();
+        foreach (var (piece, id) in vocabulary)
+        {
+            if (_specialIds.Contains(id) || id < 0)
+            {
+                continue;
+            }
+            bytes.Clear();
+            if (_tokenizer is BpeTokenizer)
+            {
+                if (ByteLevelAlphabet.TryDecode(piece, bytes))
+                {
+                    table[id] = [.. bytes];
+                }
+            }
+            else if (piece.Length == 6 && piece.StartsWith("<0x", StringComparison.Ordinal) && piece[5] == '>'
+                && byte.TryParse(piece.AsSpan(3, 2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var b))
+            {
+                table[id] = [b];
+            }
+            else if (piece is not ("<unk>" or "<s>" or "</s>"))
+            {
+                table[id] = Encoding.UTF8.GetBytes(piece.Replace('\u2581', ' '));
+            }
+        }
+        return table;
     }
 }

@@ -78,6 +78,38 @@ public sealed class SafetensorsTests
     }
 
     [Fact]
+    public void Arbitrary_header_bytes_parse_or_fail_only_with_a_checkpoint_exception()
+    {
+        var fragments = Gen.Elements("{", "}", "\"w\"", ":", ",", "\"dtype\"", "\"F32\"", "\"BF16\"", "\"I8\"", "\"shape\"", "\"data_offsets\"",
+            "[", "]", "0", "4", "8", "-1", "99999999999999999999", "null", "\"__metadata__\"", "{}");
+        var headers = Gen.ListOf(fragments).Select(parts => string.Concat(parts));
+        Prop.ForAll(headers.ToArbitrary(), header =>
+        {
+            try
+            {
+                SafetensorsHeader.Parse(Encoding.UTF8.GetBytes(header), dataLength: 16, "fuzz.safetensors");
+                return true;
+            }
+            catch (CheckpointException e)
+            {
+                return e.File == "fuzz.safetensors";
+            }
+        }).QuickCheckThrowOnFailure();
+        Prop.ForAll(ArbMap.Default.ArbFor<byte[]>(), bytes =>
+        {
+            try
+            {
+                SafetensorsHeader.Parse(bytes, dataLength: bytes.Length, "fuzz.safetensors");
+                return true;
+            }
+            catch (CheckpointException)
+            {
+                return true;
+            }
+        }).QuickCheckThrowOnFailure();
+    }
+
+    [Fact]
     public void Header_that_is_not_json_names_the_file()
     {
         using var temp = new TempDirectory();
@@ -138,6 +170,7 @@ public sealed class SafetensorsTests
     [InlineData("""{"w": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}""", 8, "needs 12 bytes but data_offsets span 8")]
     [InlineData("""{"w": {"dtype": "F32", "shape": [2], "data_offsets": [8, 0]}}""", 8, "outside")]
     [InlineData("""{"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "v": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}""", 12, "overlap")]
+    [InlineData("""{"w": {"dtype": "F32", "shape": [4000000000, 4000000000, 4000000000], "data_offsets": [0, 8]}}""", 8, "too large")]
     [InlineData("""{"w": {"dtype": "F32", "shape": [-2], "data_offsets": [0, 8]}}""", 8, "non-negative")]
     [InlineData("""{"w": {"dtype": "F32", "data_offsets": [0, 8]}}""", 8, "missing or malformed shape")]
     [InlineData("""{"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}""", 8, "listed twice")]
