@@ -165,6 +165,84 @@ public sealed class YamuxHostilePeerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Frames_we_send_respect_the_peers_window_and_the_frame_limit_and_honour_a_grown_window()
+    {
+        var data = Pattern(1024 * 1024);
+        var stream = await _session.OpenStreamAsync(CancellationToken.None);
+        var syn = await _peer.ReceiveAsync();
+        Assert.Equal(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Syn, 2, 0), syn?.Header);
+        var writer = WriteAllAsync(stream.Output, data);
+
+        var received = new List<byte>();
+        while (received.Count < YamuxSettings.SpecInitialWindow)
+        {
+            var frame = await _peer.ReceiveUntilAsync(h => h.Type == YamuxFrameType.Data);
+            Assert.InRange(frame.Payload.Length, 1, Settings.MaxFrameData);
+            received.AddRange(frame.Payload);
+        }
+
+        // Exactly the spec's initial window, then the sender waits; one update grants all the rest at once.
+        Assert.Equal(YamuxSettings.SpecInitialWindow, received.Count);
+        Assert.False(writer.IsCompleted);
+        await _peer.SendAsync(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Ack, 2, (uint)(data.Length - YamuxSettings.SpecInitialWindow)));
+        while (true)
+        {
+            var frame = await _peer.ReceiveUntilAsync(h => h.StreamId == 2);
+            received.AddRange(frame.Payload);
+            if ((frame.Header.Flags & YamuxFlags.Fin) != 0)
+            {
+                break;
+            }
+        }
+
+        Assert.Equal(data, received.ToArray());
+        await writer.WaitAsync(HangGuard);
+    }
+
+    [Fact]
+    public async Task A_data_frame_as_large_as_the_whole_window_is_accepted()
+    {
+        var data = Pattern(YamuxSettings.SpecInitialWindow);
+        await _peer.SendAsync(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Syn, 1, 0));
+        await _peer.SendAsync(new YamuxHeader(YamuxFrameType.Data, YamuxFlags.None, 1, (uint)data.Length), data);
+        var stream = await _session.AcceptStreamAsync(CancellationToken.None).AsTask().WaitAsync(HangGuard);
+
+        Assert.Equal(data, await ReadExactlyAsync(stream.Input, data.Length));
+        var update = await _peer.ReceiveUntilAsync(h => h.Type == YamuxFrameType.WindowUpdate && h.Flags == YamuxFlags.None);
+        Assert.True(update.Header.Length >= YamuxSettings.SpecInitialWindow / 2, "credit returns once the reader consumed half the window");
+    }
+
+    [Fact]
+    public async Task Completing_output_with_an_error_sends_rst()
+    {
+        var stream = await _session.OpenStreamAsync(CancellationToken.None);
+
+        await stream.Output.CompleteAsync(new InvalidOperationException("application failed"));
+
+        var rst = await _peer.ReceiveUntilAsync(h => (h.Flags & YamuxFlags.Rst) != 0);
+        Assert.Equal(stream.Id, rst.Header.StreamId);
+        await Assert.ThrowsAsync<YamuxStreamResetException>(() => ReadToEndAsync(stream.Input));
+    }
+
+    [Fact]
+    public async Task A_larger_initial_window_is_announced_with_the_ack()
+    {
+        var pair = new DuplexPipePair();
+        var peer = new RawYamuxPeer(pair.A);
+        await using var session = new YamuxSession(pair.B, isInitiator: false, new YamuxSettings { KeepAliveInterval = TimeSpan.Zero, InitialWindow = 1024 * 1024 });
+        session.Start();
+
+        await peer.SendAsync(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Syn, 1, 0));
+        var ack = await peer.ReceiveAsync();
+        await peer.SendAsync(new YamuxHeader(YamuxFrameType.Data, YamuxFlags.None, 1, 1024 * 1024), new byte[1024 * 1024]);
+        await peer.SendAsync(new YamuxHeader(YamuxFrameType.Ping, YamuxFlags.Syn, 0, 5));
+
+        Assert.Equal(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Ack, 1, (1024 * 1024) - YamuxSettings.SpecInitialWindow), ack?.Header);
+        Assert.Equal(5u, (await peer.ReceiveUntilAsync(h => h.Type == YamuxFrameType.Ping)).Header.Length);
+        Assert.False(session.Completion.IsCompleted);
+    }
+
+    [Fact]
     public async Task A_peer_GoAway_with_an_error_ends_the_session()
     {
         await _peer.SendAsync(new YamuxHeader(YamuxFrameType.GoAway, YamuxFlags.None, 0, (uint)YamuxGoAway.InternalError));
