@@ -50,4 +50,21 @@ public sealed class KadPublisher
         int accepted = responses.Count(r => r.Message?.Record is { } echoed && echoed.Value.Span.SequenceEqual(value.Span));
         return new PublishResult(closest.ClosestPeers.Count, accepted, closest.Stats);
     }
+
+    /// <summary>
+    /// After a GET_VALUE, sends the best value to the peers that returned an older one or none
+    /// (<see cref="ValueResult.PeersToCorrect"/>), as the spec's "correction" step; returns how many echoed it.
+    /// </summary>
+    public async Task<int> SendCorrectionsAsync(ReadOnlyMemory<byte> key, ValueResult result, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        if (result.Best is not { } best)
+        {
+            return 0;
+        }
+
+        var request = new KadMessage { Type = KadMessageType.PutValue, Key = key, Record = new KadRecord(key, best) };
+        KadResponse[] responses = await Task.WhenAll(result.PeersToCorrect.Select(p => _rpc.SendAsync(p, request, cancellationToken)));
+        return responses.Count(r => r.Message?.Record is { } echoed && echoed.Value.Span.SequenceEqual(best.Span));
+    }
 }

@@ -43,6 +43,9 @@ internal sealed class SimulatedKadNetwork
 
     public long Requests;
 
+    /// <summary>Requests delivered to nodes that are not <see cref="SimulatedBehaviour.Honest"/>.</summary>
+    public long RequestsToHostileNodes;
+
     public IReadOnlyList<SimulatedKadNode> Nodes
     {
         get
@@ -99,6 +102,11 @@ internal sealed class SimulatedKadNetwork
         if (target is null || !target.Alive)
         {
             return KadResponse.Failed(KadRpcFailure.Unreachable, "no such peer or peer is down");
+        }
+
+        if (target.Behaviour != SimulatedBehaviour.Honest)
+        {
+            Interlocked.Increment(ref RequestsToHostileNodes);
         }
 
         byte[] requestFrame = KadMessageCodec.ToFrameArray(request);
