@@ -13,6 +13,7 @@ public sealed class Sampler
     private int[] _order = [];
     private double[] _weights = [];
     private float[] _scores = [];
+    private float[] _sortKeys = [];
     private int[] _penaltyStamp = [];
     private int _stamp;
 
@@ -58,6 +59,66 @@ public sealed class Sampler
         return best;
     }
 
+    /// <summary>
+    /// Puts the candidate ids into <c>_order</c> by descending logit, ascending id on ties (a total order, so the
+    /// result never depends on a sort's stability), and returns how many: top-k by insertion into a k-long list,
+    /// everything by one keyed sort.
+    /// </summary>
+    private int SelectCandidates(ReadOnlySpan<float> logits)
+    {
+        var count = logits.Length;
+        var scores = _scores.AsSpan(0, count);
+        for (var i = 0; i < count; i++)
+        {
+            scores[i] = float.IsNaN(logits[i]) ? float.NegativeInfinity : logits[i];
+        }
+        var order = _order.AsSpan(0, count);
+        var k = _options.TopK;
+        if (k > 0 && k < count)
+        {
+            var n = 0;
+            for (var id = 0; id < count; id++)
+            {
+                if (n == k && !Before(scores, id, order[n - 1]))
+                {
+                    continue;
+                }
+                var position = n < k ? n++ : k - 1;
+                while (position > 0 && Before(scores, id, order[position - 1]))
+                {
+                    order[position] = order[position - 1];
+                    position--;
+                }
+                order[position] = id;
+            }
+            return n;
+        }
+        var keys = _sortKeys.AsSpan(0, count);
+        for (var id = 0; id < count; id++)
+        {
+            order[id] = id;
+            keys[id] = -scores[id];
+        }
+        keys.Sort(order);
+        // Equal logits: ascending id within each run.
+        for (var start = 0; start < count;)
+        {
+            var end = start + 1;
+            while (end < count && keys[end] == keys[start])
+            {
+                end++;
+            }
+            if (end - start > 1)
+            {
+                order[start..end].Sort();
+            }
+            start = end;
+        }
+        return count;
+    }
+
+    private static bool Before(ReadOnlySpan<float> scores, int a, int b) => scores[a] > scores[b] || (scores[a] == scores[b] && a < b);
+
     private void ApplyRepetitionPenalty(Span<float> logits, ReadOnlySpan<int> previousTokens, float penalty)
     {
         // Each distinct seen token is penalised once, however often it appeared (as in HF's scatter).
@@ -86,21 +147,10 @@ public sealed class Sampler
             _order = new int[count];
             _weights = new double[count];
             _scores = new float[count];
+            _sortKeys = new float[count];
         }
-        logits.CopyTo(_scores);
-        var order = _order.AsSpan(0, count);
-        for (var i = 0; i < count; i++)
-        {
-            order[i] = i;
-        }
-        // Descending logit, ascending id: a total order, so the result does not depend on the sort's stability.
-        var scores = _scores;
-        order.Sort((a, b) =>
-        {
-            var byScore = scores[b].CompareTo(scores[a]);
-            return byScore != 0 ? byScore : a.CompareTo(b);
-        });
-        var keep = _options.TopK > 0 ? Math.Min(_options.TopK, count) : count;
+        var keep = SelectCandidates(logits);
+        var order = _order.AsSpan(0, keep);
 
         var weights = _weights.AsSpan(0, keep);
         var max = (double)logits[order[0]];

@@ -58,6 +58,20 @@ public sealed class SamplerTests
     }
 
     [Fact]
+    public void Top_k_selection_and_the_full_sort_agree_including_ties()
+    {
+        // With one impossible token, top-k = vocab − 1 keeps exactly what no top-k keeps; the two code paths must sample alike.
+        var withTopK = new Sampler(new GenerationOptions { Temperature = 1, TopK = 99, TopP = 0.9f, Seed = 11 });
+        var withoutTopK = new Sampler(new GenerationOptions { Temperature = 1, TopP = 0.9f, Seed = 11 });
+        for (var step = 0; step < 100; step++)
+        {
+            var logits = Logits(step, 100).Select(v => MathF.Round(v)).ToArray(); // rounding makes many ties
+            logits[step % 100] = float.NegativeInfinity;
+            Assert.Equal(withoutTopK.Sample((float[])logits.Clone(), []), withTopK.Sample((float[])logits.Clone(), []));
+        }
+    }
+
+    [Fact]
     public void Top_p_keeps_only_the_nucleus()
     {
         // Probabilities ~ 0.6, 0.3, 0.1 (temperature 1): top-p 0.5 leaves only the first; 0.85 the first two.
