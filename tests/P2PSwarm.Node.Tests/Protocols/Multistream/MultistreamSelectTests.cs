@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Text;
+using P2PSwarm.Node.Muxing;
 using P2PSwarm.Node.Protocols.Multistream;
 using P2PSwarm.Node.Tests.Muxing;
 
@@ -185,6 +186,27 @@ public class MultistreamSelectTests
         await cancellation.CancelAsync();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => dialer.WaitAsync(HangGuard));
+    }
+
+    [Fact]
+    public async Task Negotiation_over_a_yamux_stream_hands_pipelined_bytes_to_the_protocol()
+    {
+        var pair = new DuplexPipePair();
+        await using var client = new YamuxSession(pair.A, isInitiator: true, new YamuxSettings());
+        await using var server = new YamuxSession(pair.B, isInitiator: false, new YamuxSettings());
+        client.Start();
+        server.Start();
+        var stream = await client.OpenStreamAsync(CancellationToken.None);
+        var selecting = MultistreamSelect.SelectAsync(stream, ["/unknown/1.0.0", "/ipfs/ping/1.0.0"], CancellationToken.None);
+        var accepted = await server.AcceptStreamAsync(CancellationToken.None).AsTask().WaitAsync(HangGuard);
+
+        var handled = await MultistreamSelect.HandleAsync(accepted, ["/ipfs/ping/1.0.0"], CancellationToken.None).WaitAsync(HangGuard);
+        await accepted.Output.WriteAsync("pong"u8.ToArray());
+        var selected = await selecting.WaitAsync(HangGuard);
+
+        Assert.Equal("/ipfs/ping/1.0.0", handled);
+        Assert.Equal("/ipfs/ping/1.0.0", selected);
+        Assert.Equal("pong", await ReadStringAsync(stream.Input, 4));
     }
 
     private static byte[] Message(string text)
