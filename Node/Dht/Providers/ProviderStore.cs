@@ -45,7 +45,8 @@ public enum ProviderAddStatus
 public sealed class ProviderStore
 {
     private readonly Dictionary<string, Dictionary<PeerId, ProviderRecord>> _byKey = new(StringComparer.Ordinal);
-    private readonly Dictionary<PeerId, int> _countByPeer = [];
+    // Which keys each peer provides: the quota count, and a bounded sweep of one peer's records when it hits it.
+    private readonly Dictionary<PeerId, HashSet<string>> _keysByPeer = [];
     private readonly Lock _lock = new();
 
     public ProviderStore(ProviderStoreOptions? options = null)
@@ -61,7 +62,7 @@ public sealed class ProviderStore
         {
             lock (_lock)
             {
-                return _countByPeer.Values.Sum();
+                return _keysByPeer.Values.Sum(k => k.Count);
             }
         }
     }
@@ -88,7 +89,7 @@ public sealed class ProviderStore
     {
         lock (_lock)
         {
-            return _countByPeer.GetValueOrDefault(provider);
+            return _keysByPeer.TryGetValue(provider, out HashSet<string>? keys) ? keys.Count : 0;
         }
     }
 
@@ -103,7 +104,7 @@ public sealed class ProviderStore
                 foreach (ProviderRecord record in set.Values.Where(r => r.ExpiresAt <= now).ToArray())
                 {
                     set.Remove(record.Provider);
-                    Decrement(record.Provider);
+                    Forget(record.Provider, key);
                     removed++;
                 }
 
@@ -157,11 +158,11 @@ public sealed class ProviderStore
                 return ProviderAddStatus.Refreshed;
             }
 
-            if (_countByPeer.GetValueOrDefault(provider) >= Options.MaxRecordsPerPeer)
+            if (CountOf(provider) >= Options.MaxRecordsPerPeer)
             {
                 // Expired records still count until the sweep; sweep this peer's now so an honest peer is not refused.
                 RemoveExpiredOf(provider, now);
-                if (_countByPeer.GetValueOrDefault(provider) >= Options.MaxRecordsPerPeer)
+                if (CountOf(provider) >= Options.MaxRecordsPerPeer)
                 {
                     return ProviderAddStatus.PeerQuotaExceeded;
                 }
@@ -173,7 +174,7 @@ public sealed class ProviderStore
                 foreach (ProviderRecord stale in set.Values.Where(r => r.ExpiresAt <= now).ToArray())
                 {
                     set.Remove(stale.Provider);
-                    Decrement(stale.Provider);
+                    Forget(stale.Provider, id);
                 }
 
                 if (set.Count >= Options.MaxProvidersPerKey)
@@ -183,19 +184,33 @@ public sealed class ProviderStore
             }
 
             set[provider] = record;
-            _countByPeer[provider] = _countByPeer.GetValueOrDefault(provider) + 1;
+            if (!_keysByPeer.TryGetValue(provider, out HashSet<string>? keys))
+            {
+                _keysByPeer[provider] = keys = new HashSet<string>(StringComparer.Ordinal);
+            }
+
+            keys.Add(id);
             return ProviderAddStatus.Added;
         }
     }
 
+    private int CountOf(PeerId provider) => _keysByPeer.TryGetValue(provider, out HashSet<string>? keys) ? keys.Count : 0;
+
+    /// <summary>Sweeps only <paramref name="provider"/>'s records: at most its quota, however many keys the store holds.</summary>
     private void RemoveExpiredOf(PeerId provider, DateTimeOffset now)
     {
-        foreach ((string key, Dictionary<PeerId, ProviderRecord> set) in _byKey.ToArray())
+        if (!_keysByPeer.TryGetValue(provider, out HashSet<string>? keys))
         {
-            if (set.TryGetValue(provider, out ProviderRecord? record) && record.ExpiresAt <= now)
+            return;
+        }
+
+        foreach (string key in keys.ToArray())
+        {
+            Dictionary<PeerId, ProviderRecord> set = _byKey[key];
+            if (set[provider].ExpiresAt <= now)
             {
                 set.Remove(provider);
-                Decrement(provider);
+                Forget(provider, key);
                 if (set.Count == 0)
                 {
                     _byKey.Remove(key);
@@ -204,16 +219,11 @@ public sealed class ProviderStore
         }
     }
 
-    private void Decrement(PeerId provider)
+    private void Forget(PeerId provider, string key)
     {
-        int count = _countByPeer.GetValueOrDefault(provider) - 1;
-        if (count <= 0)
+        if (_keysByPeer.TryGetValue(provider, out HashSet<string>? keys) && keys.Remove(key) && keys.Count == 0)
         {
-            _countByPeer.Remove(provider);
-        }
-        else
-        {
-            _countByPeer[provider] = count;
+            _keysByPeer.Remove(provider);
         }
     }
 }
