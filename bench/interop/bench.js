@@ -1,13 +1,18 @@
-// Loopback benchmark: ping RTT and single-stream throughput for js-libp2p <-> js-libp2p, and for
-// p2pswarm <-> p2pswarm when given a command that prints the same measurements as JSON.
+// Loopback benchmark: ping RTT and single-stream throughput for js-libp2p <-> js-libp2p and, with
+// --p2pswarm, for p2pswarm <-> p2pswarm (bench/interop/LoopbackBench, a .NET program on the Host API)
+// and the two mixed pairs.
 //
-//   node bench/interop/bench.js [--pings 200] [--warmup 20] [--mib 256] [--runs 3] [--p2pswarm "CMD ..."]
+//   node bench/interop/bench.js [--pings 200] [--warmup 20] [--mib 256] [--rounds 3] [--p2pswarm "dotnet LoopbackBench.dll"]
 //
-// Both sides are measured the same way: RTT = round trips of 32 random bytes on one /ipfs/ping/1.0.0
-// stream (after warm-up, high-resolution clock); throughput = one /p2pswarm/sink/1.0.0 stream carrying
-// --mib MiB from dialer to listener, timed until the listener's byte count arrives; median of --runs.
+// Every side is measured the same way: RTT = round trips of 32 random bytes on one /ipfs/ping/1.0.0 stream
+// after --warmup unreported ones (high-resolution clock); throughput = one /p2pswarm/sink/1.0.0 stream
+// carrying --mib MiB from dialer to listener, timed until the listener's byte count arrives. Listener and
+// dialer are separate processes. The pairs are measured in interleaved rounds so that a change in machine
+// load hits all of them alike; RTT percentiles pool every round's samples, throughput is the median round.
 import '../../tests/interop/js/polyfill.js'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { startPeer } from '../../tests/interop/js/control.js'
 
@@ -16,7 +21,7 @@ const { values: args } = parseArgs({
     pings: { type: 'string', default: '200' },
     warmup: { type: 'string', default: '20' },
     mib: { type: 'string', default: '256' },
-    runs: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '3' },
     p2pswarm: { type: 'string' },
     json: { type: 'boolean', default: false }
   }
@@ -25,65 +30,128 @@ const settings = {
   pings: Number(args.pings),
   warmup: Number(args.warmup),
   bytes: Number(args.mib) * 1024 * 1024,
-  runs: Number(args.runs)
+  rounds: Number(args.rounds)
 }
+const WARMUP_SINK_BYTES = 16 * 1024 * 1024
 
+const sortedCopy = (values) => [...values].sort((a, b) => a - b)
 const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b)
+  const sorted = sortedCopy(values)
   const mid = Math.floor(sorted.length / 2)
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
 }
+const percentile = (values, q) => {
+  const sorted = sortedCopy(values)
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
+}
 
-async function measureJs () {
-  const listener = await startPeer(['--no-dht'])
-  const dialer = await startPeer(['--no-dht'])
-  try {
-    const ping = await dialer.command('ping', { addr: listener.addrs[0], count: settings.pings, warmup: settings.warmup })
-    const throughputs = []
-    for (let run = 0; run < settings.runs; run++) {
-      const sink = await dialer.command('sink', { addr: listener.addrs[0], bytes: settings.bytes, timeoutMs: 600_000 })
-      throughputs.push(sink.mibPerSecond)
-    }
-    return {
-      rttMedianMs: ping.median,
-      rttP90Ms: ping.p90,
-      throughputMibPerSecond: median(throughputs),
-      throughputRuns: throughputs
-    }
-  } finally {
-    await dialer.stop()
-    await listener.stop()
+async function startJsListener () {
+  const peer = await startPeer(['--no-dht'])
+  return { addr: peer.addrs[0], stop: () => peer.stop() }
+}
+
+/** One long-lived js dialer, warmed up once per listener (JIT, connection, yamux window growth). */
+async function startJsDialer () {
+  const peer = await startPeer(['--no-dht'])
+  const warmed = new Set()
+  return {
+    async measure (addr) {
+      if (!warmed.has(addr)) {
+        await peer.command('sink', { addr, bytes: WARMUP_SINK_BYTES, timeoutMs: 600_000 })
+        warmed.add(addr)
+      }
+      const ping = await peer.command('ping', { addr, count: settings.pings, warmup: settings.warmup })
+      const sink = await peer.command('sink', { addr, bytes: settings.bytes, timeoutMs: 600_000 })
+      return { rtts: ping.rtts, mibPerSecond: sink.mibPerSecond }
+    },
+    stop: () => peer.stop()
   }
 }
 
-/** The p2pswarm side is a separate program (it needs the .NET host); it prints one JSON object like measureJs's. */
-function measureP2pswarm (commandLine) {
-  const [file, ...rest] = commandLine.split(' ').filter((part) => part !== '')
-  const output = execFileSync(file, [...rest,
-    '--pings', String(settings.pings), '--warmup', String(settings.warmup),
-    '--mib', String(settings.bytes / (1024 * 1024)), '--runs', String(settings.runs)],
-  { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1024 * 1024 })
-  return JSON.parse(output.trim().split('\n').pop())
+function p2pswarmCommand (mode) {
+  const [file, ...rest] = args.p2pswarm.split(' ').filter((part) => part !== '')
+  return [file, [...rest, mode]]
 }
 
-const rows = [['js-libp2p <-> js-libp2p', await measureJs()]]
-if (args.p2pswarm != null) {
-  rows.push(['p2pswarm <-> p2pswarm', measureP2pswarm(args.p2pswarm)])
+async function startP2pswarmListener () {
+  const [file, argv] = p2pswarmCommand('listen')
+  const child = spawn(file, argv, { stdio: ['pipe', 'pipe', 'inherit'] })
+  const [line] = await once(createInterface({ input: child.stdout }), 'line')
+  return {
+    addr: line.trim(),
+    stop: async () => {
+      child.stdin.end()
+      await once(child, 'exit')
+    }
+  }
 }
+
+/** A p2pswarm dialer is one process per measurement; it warms up with its own ping and sink rounds first. */
+function startP2pswarmDialer () {
+  return {
+    async measure (addr) {
+      const [file, argv] = p2pswarmCommand('measure')
+      const output = execFileSync(file, [...argv, '--addr', addr,
+        '--pings', String(settings.pings), '--warmup', String(settings.warmup),
+        '--mib', String(settings.bytes / (1024 * 1024)), '--runs', '1',
+        '--warmup-mib', String(WARMUP_SINK_BYTES / (1024 * 1024))],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 16 * 1024 * 1024 })
+      const result = JSON.parse(output.trim().split('\n').pop())
+      return { rtts: result.rtts, mibPerSecond: result.throughputMibPerSecond }
+    },
+    stop: async () => {}
+  }
+}
+
+const listeners = { js: await startJsListener() }
+const dialers = { js: await startJsDialer() }
+const pairs = [['js-libp2p <-> js-libp2p', 'js', 'js']]
+if (args.p2pswarm != null) {
+  listeners.p2pswarm = await startP2pswarmListener()
+  dialers.p2pswarm = startP2pswarmDialer()
+  pairs.push(['p2pswarm <-> p2pswarm', 'p2pswarm', 'p2pswarm'])
+  pairs.push(['p2pswarm dials js-libp2p', 'p2pswarm', 'js'])
+  pairs.push(['js-libp2p dials p2pswarm', 'js', 'p2pswarm'])
+}
+
+const samples = new Map(pairs.map(([name]) => [name, { rtts: [], throughputs: [] }]))
+try {
+  for (let round = 0; round < settings.rounds; round++) {
+    for (const [name, dialer, listener] of pairs) {
+      const result = await dialers[dialer].measure(listeners[listener].addr)
+      samples.get(name).rtts.push(...result.rtts)
+      samples.get(name).throughputs.push(result.mibPerSecond)
+    }
+  }
+} finally {
+  for (const side of [...Object.values(dialers), ...Object.values(listeners)]) {
+    await side.stop()
+  }
+}
+
+const rows = pairs.map(([name]) => {
+  const { rtts, throughputs } = samples.get(name)
+  return [name, {
+    rttMedianMs: median(rtts),
+    rttP90Ms: percentile(rtts, 0.9),
+    throughputMibPerSecond: median(throughputs),
+    throughputRounds: throughputs
+  }]
+})
 
 if (args.json) {
   console.log(JSON.stringify({ settings, results: Object.fromEntries(rows) }))
 } else {
   const format = (value, digits) => value.toFixed(digits)
-  console.log(`Loopback, ${settings.pings} pings after ${settings.warmup} warm-up; ${settings.bytes / (1024 * 1024)} MiB per stream, median of ${settings.runs} runs.`)
+  console.log(`Loopback; ${settings.rounds} interleaved rounds, each ${settings.pings} pings after ${settings.warmup} warm-up and one ${settings.bytes / (1024 * 1024)} MiB stream.`)
   console.log('')
-  console.log('| pair | ping RTT median (ms) | ping RTT p90 (ms) | single-stream throughput (MiB/s) |')
-  console.log('|---|---:|---:|---:|')
+  console.log('| pair | ping RTT median (ms) | ping RTT p90 (ms) | single-stream throughput, median round (MiB/s) | rounds (MiB/s) |')
+  console.log('|---|---:|---:|---:|---|')
   for (const [name, r] of rows) {
-    console.log(`| ${name} | ${format(r.rttMedianMs, 3)} | ${format(r.rttP90Ms, 3)} | ${format(r.throughputMibPerSecond, 1)} |`)
+    console.log(`| ${name} | ${format(r.rttMedianMs, 3)} | ${format(r.rttP90Ms, 3)} | ${format(r.throughputMibPerSecond, 1)} | ${r.throughputRounds.map((t) => format(t, 0)).join(', ')} |`)
   }
-  if (rows.length === 2) {
+  if (rows.length > 1) {
     const [js, ours] = [rows[0][1], rows[1][1]]
-    console.log(`| p2pswarm / js | ${format(ours.rttMedianMs / js.rttMedianMs, 2)}x | ${format(ours.rttP90Ms / js.rttP90Ms, 2)}x | ${format(ours.throughputMibPerSecond / js.throughputMibPerSecond, 2)}x |`)
+    console.log(`| p2pswarm <-> p2pswarm vs js <-> js | ${format(ours.rttMedianMs / js.rttMedianMs, 2)}x | ${format(ours.rttP90Ms / js.rttP90Ms, 2)}x | ${format(ours.throughputMibPerSecond / js.throughputMibPerSecond, 2)}x | |`)
   }
 }
