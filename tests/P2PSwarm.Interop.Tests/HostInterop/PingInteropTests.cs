@@ -53,5 +53,22 @@ public sealed class PingInteropTests(JsAndOurHost pair, ITestOutputHelper output
         Assert.Equal(2, result.RoundTrips.Count);
     }
 
+    /// <summary>
+    /// js-libp2p's connection monitor pings every connection every 10 s and aborts it on any failure other than
+    /// "protocol not supported"; a connection that outlives two intervals was pinged and answered.
+    /// </summary>
+    [Fact]
+    public async Task JsConnectionMonitor_KeepsAConnectionWeDialled()
+    {
+        var dial = await pair.Ours.Host.DialAsync(Multiaddress.Parse(pair.Js.Address), CancellationToken.None);
+        Assert.True(dial.Succeeded, dial.ToString());
+
+        await Task.Delay(TimeSpan.FromSeconds(21));
+        var jsConnections = await pair.Js.ConnectionsAsync();
+
+        Assert.False(dial.Connection!.IsClosed);
+        Assert.Contains(jsConnections, c => c.PeerId == pair.Ours.PeerId.ToString() && c.Status == "open");
+    }
+
     public void Dispose() => output.WriteLine(pair.Logs());
 }
