@@ -43,7 +43,18 @@ internal static class ModelCommand
             return Run(console, () =>
             {
                 var clock = Stopwatch.StartNew();
-                CheckpointFactory.Create(target, chosen, parse.GetValue(seed), parse.GetValue(force));
+                // Coarse progress on stderr so stdout stays the one result line; tinyllama takes minutes.
+                var reported = 0;
+                var progress = new SynchronousProgress(fraction =>
+                {
+                    var tenth = (int)(fraction * 10);
+                    if (tenth > reported && tenth < 10)
+                    {
+                        reported = tenth;
+                        console.Error.WriteLine($"writing weights: {tenth * 10}%");
+                    }
+                });
+                CheckpointFactory.Create(target, chosen, parse.GetValue(seed), parse.GetValue(force), progress);
                 console.Out.WriteLine($"wrote {chosen.Name} checkpoint ({chosen.Dtype}) to {Path.GetFullPath(target)} in {clock.Elapsed.TotalSeconds:F1} s");
             });
         });
@@ -151,5 +162,11 @@ internal static class ModelCommand
             console.Error.WriteLine($"error: {e.Message}");
             return 1;
         }
+    }
+
+    /// <summary>Reports on the calling thread (System.Progress would post to the thread pool and lose ordering).</summary>
+    private sealed class SynchronousProgress(Action<double> report) : IProgress<double>
+    {
+        public void Report(double value) => report(value);
     }
 }

@@ -42,7 +42,7 @@ public sealed class Checkpoint : ITensorSource, IDisposable
 
     public static Checkpoint Open(string directory)
     {
-        directory = Path.GetFullPath(directory);
+        directory = Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory));
         if (!System.IO.Directory.Exists(directory))
         {
             throw new CheckpointException($"{directory}: checkpoint directory does not exist", directory);
@@ -108,7 +108,7 @@ public sealed class Checkpoint : ITensorSource, IDisposable
                 if (!byShard.TryGetValue(shard, out var file))
                 {
                     var shardPath = Path.GetFullPath(Path.Combine(directory, shard));
-                    if (Path.GetDirectoryName(shardPath) != directory.TrimEnd(Path.DirectorySeparatorChar))
+                    if (Path.GetDirectoryName(shardPath) != directory)
                     {
                         throw new CheckpointException($"{indexPath}: shard \"{shard}\" for tensor {tensor} is not a file in the checkpoint directory", indexPath, tensor);
                     }

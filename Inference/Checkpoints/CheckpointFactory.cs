@@ -18,12 +18,13 @@ public static class CheckpointFactory
     /// <summary>
     /// Generates a checkpoint into <paramref name="directory"/> atomically: files are written to a sibling
     /// temporary directory that is renamed into place. Refuses a non-empty directory unless <paramref name="force"/>.
+    /// <paramref name="progress"/> receives the fraction of weight bytes written so far, after each tensor.
     /// </summary>
-    public static void Create(string directory, CheckpointPreset preset, ulong seed, bool force = false) =>
-        Create(directory, preset.Config, preset.Dtype, seed, $"p2pswarm-{preset.Name}", shardCount: 1, force);
+    public static void Create(string directory, CheckpointPreset preset, ulong seed, bool force = false, IProgress<double>? progress = null) =>
+        Create(directory, preset.Config, preset.Dtype, seed, $"p2pswarm-{preset.Name}", shardCount: 1, force, progress);
 
     /// <summary>Any config (tests use tied embeddings, q/k/v biases, several shards); <paramref name="name"/> goes to <c>_name_or_path</c>.</summary>
-    public static void Create(string directory, LlamaConfig config, TensorDtype dtype, ulong seed, string name, int shardCount = 1, bool force = false)
+    public static void Create(string directory, LlamaConfig config, TensorDtype dtype, ulong seed, string name, int shardCount = 1, bool force = false, IProgress<double>? progress = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(shardCount, 1);
         directory = Path.GetFullPath(directory.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar));
@@ -42,7 +43,7 @@ public static class CheckpointFactory
         Directory.CreateDirectory(staging);
         try
         {
-            WriteFiles(staging, config, dtype, seed, name, shardCount);
+            WriteFiles(staging, config, dtype, seed, name, shardCount, progress);
             Replace(directory, staging);
         }
         catch
@@ -55,7 +56,7 @@ public static class CheckpointFactory
         }
     }
 
-    private static void WriteFiles(string directory, LlamaConfig config, TensorDtype dtype, ulong seed, string name, int shardCount)
+    private static void WriteFiles(string directory, LlamaConfig config, TensorDtype dtype, ulong seed, string name, int shardCount, IProgress<double>? progress)
     {
         File.WriteAllText(Path.Combine(directory, LlamaConfigJson.FileName), LlamaConfigJson.Write(config, name));
         File.WriteAllText(Path.Combine(directory, GenerationConfigFileName), GenerationConfig(config));
@@ -63,9 +64,16 @@ public static class CheckpointFactory
 
         var tensors = LlamaTensorNames.All(config).Select(t => new TensorSpec(t.Name, dtype, t.Shape)).ToList();
         var metadata = new Dictionary<string, string> { ["format"] = "pt" };
+        var totalBytes = (double)tensors.Sum(t => t.ByteLength);
+        long written = 0;
+        void Written(TensorSpec tensor)
+        {
+            written += tensor.ByteLength;
+            progress?.Report(written / totalBytes);
+        }
         if (shardCount == 1)
         {
-            WriteShard(Path.Combine(directory, Checkpoint.SingleFileName), tensors, seed, metadata);
+            WriteShard(Path.Combine(directory, Checkpoint.SingleFileName), tensors, seed, metadata, Written);
             return;
         }
         var weightMap = new JsonObject();
@@ -74,7 +82,7 @@ public static class CheckpointFactory
         {
             var fileName = $"model-{shard + 1:D5}-of-{shardCount:D5}.safetensors";
             var part = tensors.Skip(shard * perShard).Take(perShard).ToList();
-            WriteShard(Path.Combine(directory, fileName), part, seed, metadata);
+            WriteShard(Path.Combine(directory, fileName), part, seed, metadata, Written);
             part.ForEach(t => weightMap[t.Name] = fileName);
         }
         var index = new JsonObject
@@ -85,10 +93,14 @@ public static class CheckpointFactory
         File.WriteAllText(Path.Combine(directory, Checkpoint.IndexFileName), index.ToJsonString(new() { WriteIndented = true }) + "\n");
     }
 
-    private static void WriteShard(string path, IReadOnlyList<TensorSpec> tensors, ulong seed, IReadOnlyDictionary<string, string> metadata)
+    private static void WriteShard(string path, IReadOnlyList<TensorSpec> tensors, ulong seed, IReadOnlyDictionary<string, string> metadata, Action<TensorSpec> written)
     {
         using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
-        SafetensorsWriter.Write(stream, tensors, (tensor, output) => WriteRandomTensor(tensor, seed, output), metadata);
+        SafetensorsWriter.Write(stream, tensors, (tensor, output) =>
+        {
+            WriteRandomTensor(tensor, seed, output);
+            written(tensor);
+        }, metadata);
     }
 
     /// <summary>Each tensor draws from its own stream (seed, name), so its values do not depend on file layout or order.</summary>
