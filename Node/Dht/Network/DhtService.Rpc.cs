@@ -1,0 +1,178 @@
+using P2PSwarm.Node.Dht.Messages;
+using P2PSwarm.Node.Hosting;
+using P2PSwarm.Node.Identity;
+using P2PSwarm.Node.Multiformats;
+
+namespace P2PSwarm.Node.Dht.Network;
+
+/// <summary>The wire side of the service: requests over Host streams, the stream handler, routing-table admission.</summary>
+public sealed partial class DhtService
+{
+    /// <inheritdoc/>
+    /// <remarks>
+    /// One request per stream, as js: reuse or dial a connection, negotiate the protocol, write one frame, read
+    /// one. <see cref="DhtServiceOptions.RequestTimeout"/> bounds the whole exchange.
+    /// </remarks>
+    public async Task<KadResponse> SendAsync(PeerId peer, KadMessage request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(peer);
+        ArgumentNullException.ThrowIfNull(request);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(_options.RequestTimeout);
+        HostStream stream;
+        try
+        {
+            (HostStream? opened, KadResponse failure) = await OpenKadStreamAsync(peer, deadline.Token);
+            if (opened is null)
+            {
+                return failure;
+            }
+
+            stream = opened;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return KadResponse.Failed(KadRpcFailure.Timeout, $"no stream within {_options.RequestTimeout.TotalSeconds:0.#} s");
+        }
+
+        KadResponse response;
+        try
+        {
+            response = await KadStreamProtocol.RequestAsync(stream, request, _options.Limits, _options.RequestTimeout, cancellationToken);
+        }
+        catch
+        {
+            stream.Reset();
+            throw;
+        }
+
+        if (!response.Succeeded)
+        {
+            stream.Reset();
+            return response;
+        }
+
+        await stream.DisposeAsync();
+        if (response.Message is { } message)
+        {
+            LearnAddresses(message.CloserPeers);
+            LearnAddresses(message.ProviderPeers);
+        }
+
+        return response;
+    }
+
+    private async Task<(HostStream? Stream, KadResponse Failure)> OpenKadStreamAsync(PeerId peer, CancellationToken cancellationToken)
+    {
+        Connection? connection = _host.FindConnection(peer);
+        string? lastDialError = null;
+        if (connection is null)
+        {
+            foreach (Multiaddress address in AddressBook.Get(peer).Where(a => a.TryGetEndPoint(out _)))
+            {
+                DialResult dial = await _host.DialAsync(address.WithPeerId(peer), cancellationToken);
+                if (dial.Succeeded)
+                {
+                    connection = dial.Connection;
+                    break;
+                }
+
+                lastDialError = dial.Reason;
+            }
+        }
+
+        if (connection is null)
+        {
+            return (null, KadResponse.Failed(KadRpcFailure.Unreachable, lastDialError ?? "no dialable address known"));
+        }
+
+        StreamOpenResult opened = await connection.OpenStreamAsync(KadStreamProtocol.ProtocolId, cancellationToken);
+        return opened.Failure switch
+        {
+            StreamFailure.None => (opened.Stream, default),
+            StreamFailure.ProtocolNotSupported => (null, KadResponse.Failed(KadRpcFailure.ProtocolNotSupported, opened.Reason)),
+            StreamFailure.Timeout => (null, KadResponse.Failed(KadRpcFailure.Timeout, opened.Reason)),
+            _ => (null, KadResponse.Failed(KadRpcFailure.Unreachable, opened.Reason)),
+        };
+    }
+
+    private void LearnAddresses(IReadOnlyList<KadPeer> peers)
+    {
+        foreach (KadPeer listed in peers)
+        {
+            if (listed.Addresses.Count > 0 && PeerId.TryFromBytes(listed.Id.Span, out PeerId? id) && id != _host.PeerId)
+            {
+                AddressBook.Add(id, listed.Addresses);
+            }
+        }
+    }
+
+    private async Task ServeStreamAsync(HostStream stream, CancellationToken cancellationToken)
+    {
+        KadServeOutcome outcome = await KadStreamProtocol.ServeAsync(stream, stream.RemotePeerId, _handler, _options.Limits, _options.RequestTimeout, cancellationToken);
+        if (outcome.Status != KadServeStatus.Completed)
+        {
+            DhtNetworkLog.ServeEnded(_logger, stream.RemotePeerId.ToString(), outcome.Status, outcome.RequestsServed, outcome.Reason);
+            stream.Reset();
+        }
+    }
+
+    private void OnPeerIdentified(Connection connection)
+    {
+        if (connection.Identify is not { } info)
+        {
+            return;
+        }
+
+        PeerId peer = connection.RemotePeerId;
+        if (!info.Protocols.Contains(KadStreamProtocol.ProtocolId))
+        {
+            if (_table.Remove(peer))
+            {
+                DhtNetworkLog.LeftKad(_logger, peer.ToString());
+            }
+
+            return;
+        }
+
+        AddressBook.Add(peer, info.ListenAddresses);
+        if (_peers is not null)
+        {
+            IReadOnlyList<ReadOnlyMemory<byte>> addresses = [.. info.ListenAddresses.Select(a => (ReadOnlyMemory<byte>)a.ToBytes())];
+            _background.Run($"remember {peer}", () =>
+            {
+                _peers.RecordSeen(peer, addresses, info.Protocols, _time.GetUtcNow());
+                return Task.CompletedTask;
+            });
+        }
+
+        _background.Run($"admit {peer}", () => AdmitAsync(peer, _stopping.Token));
+    }
+
+    private async Task AdmitAsync(PeerId peer, CancellationToken cancellationToken)
+    {
+        RoutingTableAdmission admission = await _maintenance.AdmitAsync(peer, cancellationToken);
+        DhtNetworkLog.Admission(_logger, peer.ToString(), admission);
+    }
+
+    private async Task<bool> IsAliveAsync(PeerId peer, CancellationToken cancellationToken)
+    {
+        Multiaddress? address = _host.FindConnection(peer)?.RemoteAddress ?? AddressBook.Get(peer).FirstOrDefault(a => a.TryGetEndPoint(out _));
+        if (address is null)
+        {
+            return false;
+        }
+
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(_options.LivenessTimeout);
+        try
+        {
+            PingResult ping = await _host.PingAsync(address.WithPeerId(peer), 1, deadline.Token);
+            return ping.Succeeded;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+}
