@@ -41,6 +41,15 @@ public static class LlamaConfigJson
         {
             throw Invalid(file, $"num_attention_heads must be positive, got {heads}");
         }
+        // Fields this project does not implement: refusing beats silently computing something else.
+        if (reader.String("hidden_act") is { } activation && activation != "silu")
+        {
+            throw Invalid(file, $"unsupported hidden_act \"{activation}\" (supported: silu)");
+        }
+        if (reader.Bool("mlp_bias") == true)
+        {
+            throw Invalid(file, "unsupported mlp_bias true (MLP projections without biases only)");
+        }
         var config = new LlamaConfig
         {
             ModelType = modelType,

@@ -105,6 +105,8 @@ public sealed class LlamaConfigJsonTests
     [InlineData("""{"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 100, "rope_scaling": {"rope_type": "llama3", "factor": 8.0}}""", "missing required field rope_scaling.low_freq_factor")]
     [InlineData("""{"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 100, "eos_token_id": 100}""", "outside the vocabulary")]
     [InlineData("""{"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 100, "rms_norm_eps": 0}""", "rms_norm_eps must be a positive number")]
+    [InlineData("""{"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 100, "hidden_act": "gelu"}""", "unsupported hidden_act \"gelu\"")]
+    [InlineData("""{"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 100, "mlp_bias": true}""", "unsupported mlp_bias")]
     [InlineData("""[1, 2]""", "not a JSON object")]
     [InlineData("""{"hidden_size": 64,""", "not valid JSON")]
     public void Bad_configs_are_rejected_with_a_message_naming_the_problem_and_file(string json, string expected)
