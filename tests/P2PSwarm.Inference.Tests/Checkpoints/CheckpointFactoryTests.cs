@@ -91,6 +91,42 @@ public sealed class CheckpointFactoryTests
         Assert.EndsWith("model-00003-of-00003.safetensors", sharded.GetFilePath(LlamaTensorNames.LmHead));
     }
 
+    [Fact]
+    public void Every_preset_is_a_valid_config_and_tinyllama_has_its_real_shapes_in_bf16()
+    {
+        foreach (var preset in CheckpointPreset.All)
+        {
+            var reparsed = LlamaConfigJson.Parse(LlamaConfigJson.Write(preset.Config));
+            Assert.Equal(preset.Config with { EosTokenIds = [] }, reparsed with { EosTokenIds = [] });
+            Assert.Equal(0, preset.Config.HeadDim % 16); // GroupQueryAttention with rotary caches needs it
+            Assert.True(preset.Config.NumKeyValueHeads < preset.Config.NumAttentionHeads, $"{preset.Name} uses GQA");
+            Assert.Same(preset, CheckpointPreset.Get(preset.Name));
+        }
+        var t = CheckpointPreset.TinyLlama;
+        Assert.Equal((2048, 5632, 22, 32, 4, 64, 32000), (t.Config.HiddenSize, t.Config.IntermediateSize, t.Config.NumHiddenLayers,
+            t.Config.NumAttentionHeads, t.Config.NumKeyValueHeads, t.Config.HeadDim, t.Config.VocabSize));
+        Assert.Equal(TensorDtype.BF16, t.Dtype);
+        Assert.Equal(1_100_048_384L, LlamaTensorNames.All(t.Config).Sum(e => e.Shape.Aggregate(1L, (a, b) => a * b)));
+        Assert.Throws<ArgumentException>(() => CheckpointPreset.Get("huge"));
+    }
+
+    [Fact]
+    public void Small_preset_opens_and_reports_progress_up_to_one()
+    {
+        using var temp = new TempDirectory();
+        var fractions = new List<double>();
+        CheckpointFactory.Create(temp.Combine("small"), CheckpointPreset.Small, seed: 1, progress: new ListProgress(fractions));
+        using var checkpoint = Checkpoint.Open(temp.Combine("small"));
+        Assert.Equal(12, checkpoint.Config.NumHiddenLayers);
+        Assert.Equal(1.0, fractions[^1], 6);
+        Assert.Equal(fractions.Order(), fractions);
+    }
+
+    private sealed class ListProgress(List<double> values) : IProgress<double>
+    {
+        public void Report(double value) => values.Add(value);
+    }
+
     private static Dictionary<string, string> HashFiles(string dir) =>
         Directory.GetFiles(dir).ToDictionary(f => Path.GetFileName(f), f => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(f))));
 }

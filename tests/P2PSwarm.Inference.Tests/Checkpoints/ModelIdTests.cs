@@ -69,6 +69,17 @@ public sealed class ModelIdTests
     }
 
     [Fact]
+    public void The_fingerprint_depends_on_the_weights_not_on_how_they_are_sharded()
+    {
+        using var temp = new TempDirectory();
+        CheckpointFactory.Create(temp.Combine("single"), Small, TensorDtype.BF16, seed: 5, name: "m");
+        CheckpointFactory.Create(temp.Combine("sharded"), Small, TensorDtype.BF16, seed: 5, name: "m", shardCount: 4);
+        CheckpointFactory.Create(temp.Combine("f16"), Small, TensorDtype.F16, seed: 5, name: "m");
+        Assert.Equal(IdOf(temp.Combine("single")), IdOf(temp.Combine("sharded")));
+        Assert.NotEqual(IdOf(temp.Combine("single")), IdOf(temp.Combine("f16")));
+    }
+
+    [Fact]
     public void Config_changes_that_alter_the_computation_change_the_fingerprint()
     {
         var a = ModelId.CanonicalConfig(Small);
