@@ -29,6 +29,7 @@ internal sealed class JsPeer : IAsyncDisposable
     private readonly Task _stdoutLoop;
     private readonly Task _stderrLoop;
     private long _nextId;
+    private JsPeerException? _exited;
     private int _disposed;
     private JsReady? _info;
 
@@ -103,6 +104,12 @@ internal sealed class JsPeer : IAsyncDisposable
         _pending[id] = reply;
         try
         {
+            // Checked after registering: the stdout loop sets it before failing what is pending, so no command slips between.
+            if (Volatile.Read(ref _exited) is { } exited)
+            {
+                throw exited;
+            }
+
             await _stdinLock.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
@@ -209,6 +216,7 @@ internal sealed class JsPeer : IAsyncDisposable
         // Give stderr a moment to flush the reason the process ended before reporting it.
         await Task.WhenAny(_stderrLoop, Task.Delay(TimeSpan.FromSeconds(2))).ConfigureAwait(false);
         var exited = new JsPeerException("js peer exited", _stderr.ToString());
+        Volatile.Write(ref _exited, exited);
         _ready.TrySetException(exited);
         foreach (var pending in _pending.Values)
         {

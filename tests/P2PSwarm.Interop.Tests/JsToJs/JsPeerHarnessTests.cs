@@ -110,6 +110,17 @@ public sealed class JsPeerHarnessTests(JsPeerPair pair) : IClassFixture<JsPeerPa
     }
 
     [Fact]
+    public async Task APeerThatExited_FailsLaterCommandsInsteadOfHanging()
+    {
+        await using var peer = await JsPeer.StartAsync(new JsPeerOptions { Dht = false });
+
+        await peer.SendAsync("stop");
+        var failure = await Assert.ThrowsAsync<JsPeerException>(() => peer.PingAsync(pair.A.Address, count: 1));
+
+        Assert.Matches("exited|stdin closed", failure.PeerMessage);
+    }
+
+    [Fact]
     public async Task Dispose_StopsThePeerSoItsPortRefusesConnections()
     {
         var peer = await JsPeer.StartAsync(new JsPeerOptions { Dht = false });
