@@ -33,6 +33,8 @@ public sealed class GenerateLocalProcessTests : IDisposable
         Assert.StartsWith("p2pswarm-tiny@", a.RootElement.GetProperty("model_id").GetString(), StringComparison.Ordinal);
         Assert.True(a.RootElement.GetProperty("prefill_ms").GetDouble() > 0);
         Assert.True(a.RootElement.GetProperty("ms_per_token").GetDouble() > 0);
+        // The span graph went to $P2PSWARM_HOME/cache, written by the first process and reused by the second.
+        Assert.Single(Directory.GetDirectories(Path.Combine(_root, "cache", "spans")));
     }
 
     [Fact]
