@@ -30,14 +30,15 @@ internal sealed class OurHost : IAsyncDisposable
     /// <summary>The first listen address with <c>/p2p/</c>: what the js peer dials.</summary>
     public string Address => Host.FullListenAddresses[0].ToString();
 
-    public static async Task<OurHost> StartAsync(CancellationToken cancellationToken = default)
+    /// <summary>Starts a host listening on <paramref name="listen"/> (default: an ephemeral port on 127.0.0.1).</summary>
+    public static async Task<OurHost> StartAsync(Multiaddress? listen = null, CancellationToken cancellationToken = default)
     {
         var key = IdentityKey.Generate();
         var log = new LogTail();
         var host = new Host(new HostOptions
         {
             Identity = key,
-            ListenAddresses = [Multiaddress.FromEndPoint(new IPEndPoint(IPAddress.Loopback, 0))],
+            ListenAddresses = [listen ?? Multiaddress.FromEndPoint(new IPEndPoint(IPAddress.Loopback, 0))],
             LoggerFactory = log,
         });
         host.SetStreamHandler(JsProtocols.Echo, TestProtocols.ServeEchoAsync);

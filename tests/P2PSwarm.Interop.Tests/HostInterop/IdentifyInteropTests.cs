@@ -41,6 +41,19 @@ public sealed class IdentifyInteropTests(JsWithSpecKeyAndOurHost pair, ITestOutp
     }
 
     [Fact]
+    public async Task JsIdentifiesAWildcardListener_AndSeesOnlyConcreteAddresses()
+    {
+        await using var wildcard = await OurHost.StartAsync(Multiaddress.Parse("/ip4/0.0.0.0/tcp/0"));
+        var loopback = wildcard.Host.FullListenAddresses.Single(a => a.ToString().StartsWith("/ip4/127.0.0.1/", StringComparison.Ordinal));
+
+        var result = await pair.Js.IdentifyAsync(loopback.ToString());
+
+        Assert.NotEmpty(result.ListenAddrs);
+        Assert.DoesNotContain(result.ListenAddrs, a => a.StartsWith("/ip4/0.0.0.0/", StringComparison.Ordinal));
+        Assert.Contains(loopback.WithoutPeerId().ToString(), result.ListenAddrs);
+    }
+
+    [Fact]
     public async Task WeIdentifyJs_KeyProtocolsListenAddressesAgent()
     {
         var dial = await pair.Ours.Host.DialAsync(Multiaddress.Parse(pair.Js.Address), CancellationToken.None);
