@@ -243,6 +243,22 @@ public sealed class YamuxHostilePeerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_peer_that_never_answers_keep_alive_pings_is_dropped()
+    {
+        var pair = new DuplexPipePair();
+        var peer = new RawYamuxPeer(pair.A);
+        await using var session = new YamuxSession(pair.B, isInitiator: false, new YamuxSettings { KeepAliveInterval = TimeSpan.FromMilliseconds(100) });
+        session.Start();
+
+        var ping = await peer.ReceiveAsync();
+
+        Assert.Equal(YamuxFrameType.Ping, ping?.Header.Type);
+        Assert.Equal(YamuxFlags.Syn, ping?.Header.Flags);
+        await Assert.ThrowsAsync<YamuxSessionClosedException>(() => session.Completion.WaitAsync(HangGuard));
+        Assert.Equal(YamuxGoAway.Normal, await peer.ReceiveGoAwayAndCloseAsync());
+    }
+
+    [Fact]
     public async Task A_peer_GoAway_with_an_error_ends_the_session()
     {
         await _peer.SendAsync(new YamuxHeader(YamuxFrameType.GoAway, YamuxFlags.None, 0, (uint)YamuxGoAway.InternalError));
