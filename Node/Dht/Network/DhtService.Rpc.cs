@@ -62,6 +62,37 @@ public sealed partial class DhtService
         return response;
     }
 
+    /// <summary>
+    /// A peer found by discovery (mDNS): remembers its addresses and, unless already connected, dials it in the
+    /// background; identify then admits it to the routing table if it serves the DHT. Returns at once.
+    /// </summary>
+    public void AddDiscoveredPeer(PeerId peer, IReadOnlyList<Multiaddress> addresses)
+    {
+        ArgumentNullException.ThrowIfNull(peer);
+        ArgumentNullException.ThrowIfNull(addresses);
+        if (peer == _host.PeerId || Volatile.Read(ref _state) != 1)
+        {
+            return;
+        }
+
+        AddressBook.Add(peer, addresses);
+        if (_host.FindConnection(peer) is not null)
+        {
+            return;
+        }
+
+        _background.Run($"dial discovered {peer}", async () =>
+        {
+            foreach (Multiaddress address in addresses.Where(a => a.TryGetEndPoint(out _)))
+            {
+                if (await ConnectAsync(address.WithPeerId(peer), _stopping.Token) || _host.FindConnection(peer) is not null)
+                {
+                    return;
+                }
+            }
+        });
+    }
+
     private async Task<(HostStream? Stream, KadResponse Failure)> OpenKadStreamAsync(PeerId peer, CancellationToken cancellationToken)
     {
         Connection? connection = _host.FindConnection(peer);

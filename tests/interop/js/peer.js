@@ -23,6 +23,7 @@ import {
   ECHO_PROTOCOL, SINK_PROTOCOL, PING_PROTOCOL,
   handleEcho, handleSink, echoOver, sinkOver, pingOver, summarize
 } from './streams.js'
+import { dhtCommands } from './dht-commands.js'
 
 const DEFAULT_TIMEOUT_MS = 60_000
 const MAX_STREAMS_PER_PROTOCOL = 1024
@@ -234,6 +235,8 @@ const COMMANDS = {
     return {}
   }
 }
+
+Object.assign(COMMANDS, dhtCommands(node))
 
 async function run (command) {
   const handler = Object.hasOwn(COMMANDS, command.cmd) ? COMMANDS[command.cmd] : undefined
