@@ -20,6 +20,7 @@ public static class P2PSwarmCommandLine
     {
         // One line per top-level command; keep alphabetical.
         yield return BenchCommand.Create(console);
+        yield return DhtCommand.Create(console);
         yield return GenerateCommand.Create(console);
         yield return ModelCommand.Create(console);
         yield return VersionCommand.Create(console);
