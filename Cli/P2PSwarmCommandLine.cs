@@ -20,9 +20,13 @@ public static class P2PSwarmCommandLine
     {
         // One line per top-level command; keep alphabetical.
         yield return BenchCommand.Create(console);
+        yield return DemoCommand.Create(console);
         yield return DhtCommand.Create(console);
         yield return GenerateCommand.Create(console);
+        yield return IdCommand.Create(console);
         yield return ModelCommand.Create(console);
+        yield return NodeCommand.Create(console);
+        yield return PingCommand.Create(console);
         yield return VersionCommand.Create(console);
     }
 }

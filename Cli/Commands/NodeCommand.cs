@@ -1,0 +1,92 @@
+using System.CommandLine;
+using System.Net.Sockets;
+using P2PSwarm.Cli.Networking;
+using P2PSwarm.Node.Dht.Network;
+using P2PSwarm.Node.Identity;
+
+namespace P2PSwarm.Cli.Commands;
+
+/// <summary><c>p2pswarm node</c>: a libp2p node (identify, ping, DHT) that runs until Ctrl+C.</summary>
+internal static class NodeCommand
+{
+    public static Command Create(CliConsole console)
+    {
+        var listen = NodeOptions.Listen("/ip4/0.0.0.0/tcp/0");
+        var identity = NodeOptions.Identity("Default: the persistent key file (P2PSWARM_HOME/identity.key or the user data folder), so the peer id survives restarts.");
+        var ephemeral = new Option<bool>("--ephemeral") { Description = "Use a fresh in-memory identity instead of a key file." };
+        var logLevel = NodeOptions.LogLevel();
+        var initialPeers = DhtOptions.InitialPeers();
+        var lan = DhtOptions.Lan();
+        var dhtMode = DhtOptions.Mode(DhtMode.Server);
+        var command = new Command(
+            "node",
+            "Run a p2pswarm node: identify, ping and the DHT (/p2pswarm/kad/1.0.0; --initial-peers to bootstrap, --lan for mDNS). Prints its full multiaddrs (with /p2p/) one per line as soon as it listens, then runs until Ctrl+C and shuts down gracefully.")
+        {
+            listen, identity, ephemeral, logLevel, initialPeers, lan, dhtMode,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            if (!NodeOptions.TryParseAddresses(parse.GetValue(listen) ?? [], out var addresses, out var error))
+            {
+                await console.Error.WriteLineAsync($"error: {error}");
+                return 1;
+            }
+
+            if (!DhtOptions.TryParseInitialPeers(parse.GetValue(initialPeers) ?? [], out var bootstrap, out error))
+            {
+                await console.Error.WriteLineAsync($"error: {error}");
+                return 1;
+            }
+
+            IdentityKey key;
+            try
+            {
+                key = parse.GetValue(ephemeral) ? IdentityKey.Generate() : IdentityFile.LoadOrCreate(parse.GetValue(identity) ?? IdentityFile.DefaultPath);
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or InvalidOperationException)
+            {
+                await console.Error.WriteLineAsync($"error: {e.Message}");
+                return 1;
+            }
+
+            using (key)
+            using (var loggerFactory = NodeOptions.CreateLoggerFactory(console, parse.GetValue(logLevel)))
+            {
+                // The DHT state lives next to the persistent identity, so a restarted node resumes; an ephemeral node keeps none.
+                var databasePath = parse.GetValue(ephemeral) ? null : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(parse.GetValue(identity) ?? IdentityFile.DefaultPath))!, "node.db");
+                DhtSession session;
+                try
+                {
+                    session = await DhtSession.StartAsync(key, new DhtSessionSettings(addresses, bootstrap, parse.GetValue(dhtMode), parse.GetValue(lan), databasePath), loggerFactory, cancellationToken);
+                }
+                catch (Exception e) when (e is SocketException or ArgumentException)
+                {
+                    await console.Error.WriteLineAsync($"error: cannot listen: {e.Message}");
+                    return 1;
+                }
+
+                await using var running = session;
+                var host = session.Host;
+                foreach (var address in host.FullListenAddresses)
+                {
+                    await console.Out.WriteLineAsync(address.ToString());
+                }
+
+                await console.Out.FlushAsync(CancellationToken.None);
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    // Ctrl+C: fall through to the graceful stop.
+                }
+
+                await session.Dht.StopAsync();
+                await host.StopAsync();
+                return 0;
+            }
+        });
+        return command;
+    }
+}

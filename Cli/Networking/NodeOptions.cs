@@ -1,0 +1,53 @@
+using System.CommandLine;
+using Microsoft.Extensions.Logging;
+using P2PSwarm.Node.Identity;
+using P2PSwarm.Node.Multiformats;
+
+namespace P2PSwarm.Cli.Networking;
+
+/// <summary>Options shared by the commands that run a libp2p host: identity, listen addresses, log level.</summary>
+internal static class NodeOptions
+{
+    public static Option<string?> Identity(string whenMissing) => new("--identity")
+    {
+        Description = $"Identity key file (libp2p PrivateKey protobuf), created if missing. {whenMissing}",
+    };
+
+    public static Option<string[]> Listen(string defaultAddress) => new("--listen")
+    {
+        Description = $"Multiaddr to listen on, e.g. /ip4/0.0.0.0/tcp/4001 or /ip6/::1/tcp/0; repeat for several. Default {defaultAddress}.",
+        AllowMultipleArgumentsPerToken = true,
+        DefaultValueFactory = _ => [defaultAddress],
+    };
+
+    public static Option<LogLevel> LogLevel() => new("--log-level")
+    {
+        Description = "Log to stderr from this level on: Trace, Debug, Information, Warning, Error, None.",
+        DefaultValueFactory = _ => Microsoft.Extensions.Logging.LogLevel.Warning,
+    };
+
+    /// <summary>The key at <paramref name="path"/> (created if missing); a fresh in-memory key when null.</summary>
+    public static IdentityKey LoadIdentity(string? path) => path is null ? IdentityKey.Generate() : IdentityFile.LoadOrCreate(path);
+
+    public static ILoggerFactory CreateLoggerFactory(CliConsole console, LogLevel minimum) =>
+        LoggerFactory.Create(builder => builder.SetMinimumLevel(minimum).AddProvider(new TextWriterLoggerProvider(console.Error, minimum)));
+
+    /// <summary>Parses every address or reports the first bad one.</summary>
+    public static bool TryParseAddresses(IEnumerable<string> texts, out List<Multiaddress> addresses, out string? error)
+    {
+        addresses = [];
+        foreach (var text in texts)
+        {
+            if (!Multiaddress.TryParse(text, out var address))
+            {
+                error = $"'{text}' is not a valid multiaddr";
+                return false;
+            }
+
+            addresses.Add(address);
+        }
+
+        error = null;
+        return true;
+    }
+}

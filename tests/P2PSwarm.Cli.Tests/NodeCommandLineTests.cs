@@ -1,0 +1,73 @@
+using System.Text.Json;
+
+namespace P2PSwarm.Cli.Tests;
+
+/// <summary>Literal command lines parsed and run in-process against string writers.</summary>
+public sealed class NodeCommandLineTests : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("p2pswarm-cli-").FullName;
+
+    [Fact]
+    public async Task Id_prints_the_same_peer_id_for_the_same_identity_file()
+    {
+        var identity = Path.Combine(_folder, "id.key");
+        var (code, first, _) = await RunAsync("id", "--identity", identity);
+        var (_, second, _) = await RunAsync("id", "--identity", identity);
+        Assert.Equal(0, code);
+        Assert.StartsWith("12D3KooW", first.Trim());
+        Assert.Equal(first, second);
+    }
+
+    [Fact]
+    public async Task Id_json_lists_full_addresses_for_a_wildcard_listen_address()
+    {
+        var identity = Path.Combine(_folder, "id.key");
+        var (code, output, _) = await RunAsync("id", "--identity", identity, "--json", "--listen", "/ip4/0.0.0.0/tcp/4001");
+        Assert.Equal(0, code);
+        using var json = JsonDocument.Parse(output);
+        var peerId = json.RootElement.GetProperty("peerId").GetString();
+        var addresses = json.RootElement.GetProperty("addresses").EnumerateArray().Select(a => a.GetString()).ToList();
+        Assert.Contains($"/ip4/127.0.0.1/tcp/4001/p2p/{peerId}", addresses);
+        Assert.DoesNotContain(addresses, a => a!.Contains("0.0.0.0", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("ping", "not-a-multiaddr")]
+    [InlineData("node", "--listen", "/ip4/1.2.3/tcp/1", "--ephemeral")]
+    [InlineData("id", "--listen", "/dns4/example.com/tcp/1")]
+    public async Task Bad_addresses_exit_non_zero_with_one_line(params string[] args)
+    {
+        var (code, _, error) = await RunAsync(args.Append("--identity").Append(Path.Combine(_folder, "k")).ToArray());
+        Assert.NotEqual(0, code);
+        Assert.True(error.StartsWith("error: ", StringComparison.Ordinal), error);
+        Assert.Single(error.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public async Task Ping_rejects_a_zero_count_at_parse_time()
+    {
+        var (code, _, error) = await RunAsync("ping", "/ip4/127.0.0.1/tcp/1", "--count", "0");
+        Assert.NotEqual(0, code);
+        Assert.Contains("--count", error);
+    }
+
+    [Fact]
+    public void Help_documents_which_commands_use_a_persistent_identity()
+    {
+        var root = P2PSwarmCommandLine.Build(new CliConsole(TextWriter.Null, TextWriter.Null));
+        string IdentityHelp(string command) => root.Subcommands.Single(c => c.Name == command).Options.Single(o => o.Name == "--identity").Description!;
+        Assert.Contains("persistent", IdentityHelp("node"));
+        Assert.Contains("fresh in-memory", IdentityHelp("ping"));
+    }
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    private static async Task<(int Code, string Out, string Error)> RunAsync(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var code = await P2PSwarmCommandLine.Build(new CliConsole(output, error)).Parse(args)
+            .InvokeAsync(new System.CommandLine.InvocationConfiguration { Output = output, Error = error });
+        return (code, output.ToString(), error.ToString());
+    }
+}

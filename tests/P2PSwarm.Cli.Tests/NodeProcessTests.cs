@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using P2PSwarm.Node.Identity;
+
+namespace P2PSwarm.Cli.Tests;
+
+/// <summary>Real <c>p2pswarm</c> processes on loopback: a node, pings against it, and the failure exits.</summary>
+public sealed class NodeProcessTests
+{
+    private static readonly TimeSpan Generous = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task Node_prints_p2p_addresses_answers_ping_and_stops_gracefully_on_sigint()
+    {
+        await using var node = await P2PSwarmProcess.StartAsync("node", "--listen", "/ip4/127.0.0.1/tcp/0", "--ephemeral");
+        var address = await node.ReadLineAsync(Generous);
+        Assert.Matches(@"^/ip4/127\.0\.0\.1/tcp/\d+/p2p/12D3KooW\w+$", address);
+
+        var ping = await P2PSwarmProcess.RunAsync(Generous, "ping", address!, "--count", "3", "--interval", "0.1");
+        Assert.True(ping.Code == 0, ping.ToString());
+        var lines = ping.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(3, lines.Count(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^PONG from 12D3KooW\w+ time=[\d.]+ ms$")));
+        Assert.Matches(@"3 sent, 3 received, min/avg/max = [\d.]+/[\d.]+/[\d.]+ ms", ping.Out);
+
+        Assert.Equal(0, await node.InterruptAsync(Generous));
+    }
+
+    [Fact]
+    public async Task Ping_exits_non_zero_with_the_reason_for_a_closed_port_and_a_wrong_peer_id()
+    {
+        await using var node = await P2PSwarmProcess.StartAsync("node", "--listen", "/ip4/127.0.0.1/tcp/0", "--ephemeral");
+        var address = (await node.ReadLineAsync(Generous))!;
+        var tcpPart = address[..address.IndexOf("/p2p/", StringComparison.Ordinal)];
+        using var stranger = IdentityKey.Generate();
+
+        var wrongId = await P2PSwarmProcess.RunAsync(Generous, "ping", $"{tcpPart}/p2p/{stranger.PeerId}", "--count", "1");
+        Assert.NotEqual(0, wrongId.Code);
+        Assert.Contains("peer id mismatch", wrongId.Error);
+
+        await node.InterruptAsync(Generous);
+        var refused = await P2PSwarmProcess.RunAsync(Generous, "ping", address, "--count", "1");
+        Assert.NotEqual(0, refused.Code);
+        Assert.Contains("refused", refused.Error);
+    }
+
+    [Fact]
+    public async Task Demo_connects_two_nodes_and_pings()
+    {
+        var demo = await P2PSwarmProcess.RunAsync(Generous, "demo", "--count", "2");
+        Assert.True(demo.Code == 0, demo.ToString());
+        Assert.Contains("B -> A connected", demo.Out);
+        Assert.Contains("2 sent, 2 received", demo.Out);
+    }
+}
+
+/// <summary>A <c>p2pswarm</c> child process started with <c>dotnet p2pswarm.dll</c> from the test's output folder.</summary>
+internal sealed class P2PSwarmProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+
+    private P2PSwarmProcess(Process process)
+    {
+        _process = process;
+    }
+
+    public sealed record Result(int Code, string Out, string Error)
+    {
+        public override string ToString() => $"exit {Code}\nstdout:\n{Out}\nstderr:\n{Error}";
+    }
+
+    public static Task<P2PSwarmProcess> StartAsync(params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "p2pswarm.dll"));
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        return Task.FromResult(new P2PSwarmProcess(Process.Start(info)!));
+    }
+
+    public static async Task<Result> RunAsync(TimeSpan timeout, params string[] args)
+    {
+        await using var process = await StartAsync(args);
+        var output = process._process.StandardOutput.ReadToEndAsync();
+        var error = process._process.StandardError.ReadToEndAsync();
+        await process._process.WaitForExitAsync().WaitAsync(timeout);
+        return new Result(process._process.ExitCode, await output, await error);
+    }
+
+    public async Task<string?> ReadLineAsync(TimeSpan timeout) => await _process.StandardOutput.ReadLineAsync().WaitAsync(timeout);
+
+    /// <summary>Sends SIGINT (Ctrl+C) and returns the exit code.</summary>
+    public async Task<int> InterruptAsync(TimeSpan timeout)
+    {
+        using (var kill = Process.Start("kill", ["-INT", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        await _process.WaitForExitAsync().WaitAsync(timeout);
+        return _process.ExitCode;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+
+        _process.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
