@@ -1,0 +1,25 @@
+using P2PSwarm.Inference.Onnx;
+
+namespace P2PSwarm.Routing.Serving;
+
+/// <summary>How a <see cref="BlockServer"/> serves its span.</summary>
+/// <param name="Span">The blocks [start, end) this server holds.</param>
+public sealed record BlockServerOptions(BlockSpan Span)
+{
+    public SpanQuantization Quantization { get; init; } = SpanQuantization.None;
+
+    /// <summary>Sessions open at once; one more is refused with SERVER_FULL.</summary>
+    public int MaxSessions { get; init; } = 16;
+
+    /// <summary>KV positions this server reserves across sessions; each session reserves its ticket's max length.</summary>
+    public int CacheTokens { get; init; } = 8192;
+
+    /// <summary>A session that sends nothing for this long is closed and its cache freed.</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long a graceful shutdown lets running sessions finish.</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Free text shown to clients (at most 64 UTF-8 bytes).</summary>
+    public string PublicName { get; init; } = "";
+}
