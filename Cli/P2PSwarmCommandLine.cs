@@ -27,6 +27,7 @@ public static class P2PSwarmCommandLine
         yield return ModelCommand.Create(console);
         yield return NodeCommand.Create(console);
         yield return PingCommand.Create(console);
+        yield return ServeCommand.Create(console);
         yield return VersionCommand.Create(console);
     }
 }

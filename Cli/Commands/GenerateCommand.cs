@@ -25,17 +25,16 @@ internal static class GenerateCommand
         quant.AcceptOnlyFromAmong("none", "int8", "int4");
         var json = new Option<bool>("--json") { Description = "Print one JSON object (model_id, prompt_token_ids, token_ids, text, prefill_ms, ms_per_token) instead of streaming text." };
 
-        var command = new Command("generate", "Generate text from a prompt.")
+        var initialPeers = new Option<string[]>("--initial-peers") { Description = "Multiaddrs (with /p2p/) of servers to build the swarm view from.", AllowMultipleArgumentsPerToken = true };
+        var trace = new Option<bool>("--trace") { Description = "Print to stderr, for every token, each hop's server, blocks, compute ms and network ms." };
+        var stepTimeout = new Option<double>("--step-timeout") { Description = "Seconds a server may take for a step before it is banned and its blocks rerouted.", DefaultValueFactory = _ => 10 };
+
+        var command = new Command("generate", "Generate text from a prompt, over the swarm (--initial-peers) or in this process (--local).")
         {
-            local, model, prompt, maxTokens, temperature, topK, topP, repetitionPenalty, seed, quant, json,
+            local, model, prompt, maxTokens, temperature, topK, topP, repetitionPenalty, seed, quant, json, initialPeers, trace, stepTimeout,
         };
-        command.SetAction(parse =>
+        command.SetAction(async (parse, cancellationToken) =>
         {
-            if (!parse.GetValue(local))
-            {
-                console.Error.WriteLine("error: distributed generation over a swarm is not available yet; pass --local to run every block in this process.");
-                return 2;
-            }
             var options = new GenerationOptions
             {
                 MaxTokens = parse.GetValue(maxTokens),
@@ -49,6 +48,13 @@ internal static class GenerateCommand
             try
             {
                 options.Validate();
+                if (!parse.GetValue(local))
+                {
+                    return await SwarmGenerate.RunAsync(
+                        console, parse.GetValue(model)!, parse.GetValue(prompt)!, options, parse.GetValue(initialPeers) ?? [], parse.GetValue(trace), asJson,
+                        TimeSpan.FromSeconds(parse.GetValue(stepTimeout)), cancellationToken);
+                }
+
                 using var generator = LocalGenerator.Open(parse.GetValue(model)!, SpanQuantizationNames.Parse(parse.GetValue(quant)!));
                 var result = generator.Generate(parse.GetValue(prompt)!, options, asJson ? null : text =>
                 {
@@ -57,7 +63,7 @@ internal static class GenerateCommand
                 });
                 if (asJson)
                 {
-                    console.Out.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+                    await console.Out.WriteLineAsync(JsonSerializer.Serialize(new Dictionary<string, object>
                     {
                         ["model_id"] = result.ModelId,
                         ["prompt_token_ids"] = result.PromptTokenIds,
@@ -70,13 +76,13 @@ internal static class GenerateCommand
                 }
                 else
                 {
-                    console.Out.WriteLine();
+                    await console.Out.WriteLineAsync();
                 }
                 return 0;
             }
             catch (Exception e) when (e is CheckpointException or IOException or ArgumentException)
             {
-                console.Error.WriteLine($"error: {e.Message}");
+                await console.Error.WriteLineAsync($"error: {e.Message}");
                 return 1;
             }
         });

@@ -38,11 +38,11 @@ public sealed class GenerateLocalProcessTests : IDisposable
     }
 
     [Fact]
-    public async Task Generate_without_local_says_distributed_generation_is_not_available()
+    public async Task Generate_without_local_or_peers_asks_for_initial_peers()
     {
         var (exitCode, _, error) = await RunRawAsync(["generate", "--model", _root, "--prompt", "hi"]);
         Assert.NotEqual(0, exitCode);
-        Assert.Contains("not available yet", error, StringComparison.Ordinal);
+        Assert.Contains("--initial-peers", error, StringComparison.Ordinal);
     }
 
     private async Task<string> RunAsync(string[] args)

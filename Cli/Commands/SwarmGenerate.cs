@@ -1,0 +1,85 @@
+using System.Text.Json;
+using P2PSwarm.Cli.Networking;
+using P2PSwarm.Inference.Client;
+using P2PSwarm.Node.Hosting;
+using P2PSwarm.Node.Identity;
+using P2PSwarm.Node.Multiformats;
+using P2PSwarm.Routing.Generation;
+
+namespace P2PSwarm.Cli.Commands;
+
+/// <summary>The distributed half of <c>p2pswarm generate</c>: the client head here, the blocks on the servers of <c>--initial-peers</c>.</summary>
+internal static class SwarmGenerate
+{
+    public static async Task<int> RunAsync(
+        CliConsole console, string modelDirectory, string prompt, GenerationOptions options, IReadOnlyList<string> peers, bool trace, bool asJson, TimeSpan stepTimeout, CancellationToken cancellationToken)
+    {
+        if (peers.Count == 0)
+        {
+            await console.Error.WriteLineAsync("error: distributed generation needs --initial-peers (multiaddrs of servers with /p2p/), or --local to run every block in this process.");
+            return 2;
+        }
+
+        if (!NodeOptions.TryParseAddresses(peers, out List<Multiaddress> addresses, out string? error))
+        {
+            await console.Error.WriteLineAsync($"error: {error}");
+            return 1;
+        }
+
+        using var key = IdentityKey.Generate();
+        await using var host = new Host(new HostOptions { Identity = key });
+        await host.StartAsync(cancellationToken);
+        using var swarm = SwarmGenerator.Open(modelDirectory, host, new SwarmDirectory(host, addresses), new SwarmGeneratorOptions { StepTimeout = stepTimeout });
+        SwarmGenerationResult run;
+        try
+        {
+            run = await swarm.GenerateAsync(
+                prompt,
+                options,
+                asJson ? null : text =>
+                {
+                    console.Out.Write(text);
+                    console.Out.Flush();
+                },
+                trace ? (step, hops) => console.Error.WriteLine($"token {step}: " + string.Join(" -> ", hops.Select(h =>
+                    FormattableString.Invariant($"{h.DisplayName} [{h.Blocks.Start}-{h.Blocks.End}) compute {h.ComputeMs:F2} ms network {h.NetworkMs:F2} ms")))) : null,
+                cancellationToken);
+        }
+        catch (SwarmGenerationException e)
+        {
+            await console.Error.WriteLineAsync($"error: {e.Message}");
+            return 1;
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+
+        var result = run.Result;
+        if (asJson)
+        {
+            await console.Out.WriteLineAsync(JsonSerializer.Serialize(new Dictionary<string, object>
+            {
+                ["model_id"] = result.ModelId,
+                ["prompt_token_ids"] = result.PromptTokenIds,
+                ["token_ids"] = result.TokenIds,
+                ["text"] = result.Text,
+                ["stop_reason"] = result.StopReason == StopReason.EndOfSequence ? "eos" : "max_tokens",
+                ["prefill_ms"] = result.PrefillMilliseconds,
+                ["ms_per_token"] = result.MillisecondsPerToken,
+                ["route"] = run.Route.Select(h => new Dictionary<string, object> { ["peer_id"] = h.Peer.ToString(), ["start"] = h.Blocks.Start, ["end"] = h.Blocks.End }).ToList(),
+                ["reroutes"] = new Dictionary<string, object>
+                {
+                    ["count"] = run.ReroutedSpans.Count,
+                    ["spans"] = run.ReroutedSpans.Select(s => new Dictionary<string, int> { ["start"] = s.Start, ["end"] = s.End }).ToList(),
+                },
+            }));
+        }
+        else
+        {
+            await console.Out.WriteLineAsync();
+        }
+
+        return 0;
+    }
+}

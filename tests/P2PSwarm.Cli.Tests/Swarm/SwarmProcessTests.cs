@@ -1,0 +1,137 @@
+using System.Diagnostics;
+using System.Text.Json;
+using P2PSwarm.Inference.Checkpoints;
+
+namespace P2PSwarm.Cli.Tests.Swarm;
+
+/// <summary>Real <c>p2pswarm serve</c> processes on loopback and a <c>p2pswarm generate</c> client against them.</summary>
+public sealed class SwarmProcessTests : IAsyncLifetime
+{
+    private const string Prompt = "The quick brown fox";
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "p2pswarm-swarm-process-tests", Guid.NewGuid().ToString("N"));
+    private readonly List<Process> _servers = [];
+    private string _model = "";
+
+    public Task InitializeAsync()
+    {
+        _model = Path.Combine(_root, "tiny");
+        CheckpointFactory.Create(_model, CheckpointPreset.Tiny, seed: 5);
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task Three_servers_give_local_tokens_and_a_SIGKILLed_server_is_rerouted()
+    {
+        string a = await StartServerAsync("0-3", "a");
+        string b = await StartServerAsync("3-6", "b");
+        string c = await StartServerAsync("6-8", "c");
+        string[] local = await TokenIdsAsync(await RunAsync(["generate", "--local", "--model", _model, "--prompt", Prompt, "--max-tokens", "24", "--json"]));
+
+        using (JsonDocument swarm = JsonDocument.Parse(await RunAsync(["generate", "--model", _model, "--prompt", Prompt, "--max-tokens", "24", "--json", "--initial-peers", a, b, c])))
+        {
+            Assert.Equal(local, Ids(swarm));
+            Assert.Equal(3, swarm.RootElement.GetProperty("route").GetArrayLength());
+            Assert.Equal(0, swarm.RootElement.GetProperty("reroutes").GetProperty("count").GetInt32());
+        }
+
+        // A second server for blocks 3-8: when the one in the route dies mid-generation, it takes over by replay.
+        string spare = await StartServerAsync("3-8", "spare");
+        Process client = Start(["generate", "--model", _model, "--prompt", Prompt, "--max-tokens", "24", "--json", "--trace", "--initial-peers", a, b, c, spare]);
+        Task<string> output = client.StandardOutput.ReadToEndAsync();
+        string? killed = null;
+        while (await client.StandardError.ReadLineAsync() is { } line)
+        {
+            if (killed is null && line.StartsWith("token 4:", StringComparison.Ordinal))
+            {
+                // Kill whichever server computed the last blocks of this token.
+                killed = line.Contains("spare [", StringComparison.Ordinal) ? "spare" : "c";
+                Process victim = _servers[killed == "spare" ? 3 : 2];
+                victim.Kill();
+            }
+        }
+
+        await client.WaitForExitAsync();
+        Assert.Equal(0, client.ExitCode);
+        using JsonDocument failover = JsonDocument.Parse(await output);
+        Assert.NotNull(killed);
+        Assert.Equal(local, Ids(failover));
+        Assert.True(failover.RootElement.GetProperty("reroutes").GetProperty("count").GetInt32() >= 1);
+    }
+
+    private static Task<string[]> TokenIdsAsync(string json)
+    {
+        using JsonDocument document = JsonDocument.Parse(json);
+        return Task.FromResult(Ids(document));
+    }
+
+    private static string[] Ids(JsonDocument document) =>
+        [.. document.RootElement.GetProperty("token_ids").EnumerateArray().Select(e => e.GetRawText())];
+
+    /// <summary>Starts <c>serve</c> and waits for its ONLINE line; returns its first multiaddr.</summary>
+    private async Task<string> StartServerAsync(string blocks, string name)
+    {
+        Process server = Start(["serve", "--model", _model, "--blocks", blocks, "--listen", "/ip4/127.0.0.1/tcp/0", "--public-name", name]);
+        _servers.Add(server);
+        string? address = null;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (await server.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+        {
+            if (line.Contains("/p2p/", StringComparison.Ordinal))
+            {
+                address ??= line;
+            }
+            else if (line.StartsWith($"ONLINE serving blocks {blocks} of p2pswarm-tiny@", StringComparison.Ordinal))
+            {
+                return address!;
+            }
+        }
+
+        throw new InvalidOperationException($"serve {blocks} ended before ONLINE: {await server.StandardError.ReadToEndAsync(timeout.Token)}");
+    }
+
+    private async Task<string> RunAsync(string[] args)
+    {
+        using Process process = Start(args);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        Task<string> output = process.StandardOutput.ReadToEndAsync(timeout.Token);
+        Task<string> error = process.StandardError.ReadToEndAsync(timeout.Token);
+        await process.WaitForExitAsync(timeout.Token);
+        Assert.True(process.ExitCode == 0, $"p2pswarm {args[0]} exited {process.ExitCode}: {await error}");
+        return await output;
+    }
+
+    private Process Start(string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "p2pswarm.dll"));
+        foreach (string arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        start.Environment["P2PSWARM_HOME"] = _root;
+        return Process.Start(start)!;
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (Process server in _servers)
+        {
+            if (!server.HasExited)
+            {
+                server.Kill();
+            }
+
+            await server.WaitForExitAsync();
+            server.Dispose();
+        }
+
+        try
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
