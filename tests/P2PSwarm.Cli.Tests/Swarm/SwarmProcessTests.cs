@@ -58,6 +58,46 @@ public sealed class SwarmProcessTests : IAsyncLifetime
         Assert.True(failover.RootElement.GetProperty("reroutes").GetProperty("count").GetInt32() >= 1);
     }
 
+    [Fact]
+    public async Task A_server_that_hangs_SIGSTOP_is_banned_after_the_step_timeout_and_rerouted()
+    {
+        string a = await StartServerAsync("0-4", "a");
+        string b = await StartServerAsync("4-8", "b");
+        string spare = await StartServerAsync("4-8", "spare");
+        string[] local = await TokenIdsAsync(await RunAsync(["generate", "--local", "--model", _model, "--prompt", Prompt, "--max-tokens", "16", "--json"]));
+
+        Process client = Start(["generate", "--model", _model, "--prompt", Prompt, "--max-tokens", "16", "--json", "--trace", "--step-timeout", "2", "--initial-peers", a, b, spare]);
+        Task<string> output = client.StandardOutput.ReadToEndAsync();
+        Process? stopped = null;
+        while (await client.StandardError.ReadLineAsync() is { } line)
+        {
+            if (stopped is null && line.StartsWith("token 3:", StringComparison.Ordinal))
+            {
+                stopped = _servers[line.Contains("spare [", StringComparison.Ordinal) ? 2 : 1];
+                Assert.Equal(0, Signal(stopped.Id, "STOP"));
+            }
+        }
+
+        await client.WaitForExitAsync();
+        if (stopped is not null)
+        {
+            Signal(stopped.Id, "CONT");
+        }
+
+        Assert.Equal(0, client.ExitCode);
+        Assert.NotNull(stopped);
+        using JsonDocument failover = JsonDocument.Parse(await output);
+        Assert.Equal(local, Ids(failover));
+        Assert.True(failover.RootElement.GetProperty("reroutes").GetProperty("count").GetInt32() >= 1);
+    }
+
+    private static int Signal(int pid, string signal)
+    {
+        using Process kill = Process.Start(new ProcessStartInfo("kill", $"-{signal} {pid}") { UseShellExecute = false })!;
+        kill.WaitForExit();
+        return kill.ExitCode;
+    }
+
     private static Task<string[]> TokenIdsAsync(string json)
     {
         using JsonDocument document = JsonDocument.Parse(json);
