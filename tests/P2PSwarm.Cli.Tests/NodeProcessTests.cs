@@ -41,15 +41,6 @@ public sealed class NodeProcessTests
         Assert.NotEqual(0, refused.Code);
         Assert.Contains("refused", refused.Error);
     }
-
-    [Fact]
-    public async Task Demo_connects_two_nodes_and_pings()
-    {
-        var demo = await P2PSwarmProcess.RunAsync(Generous, "demo", "--count", "2");
-        Assert.True(demo.Code == 0, demo.ToString());
-        Assert.Contains("B -> A connected", demo.Out);
-        Assert.Contains("2 sent, 2 received", demo.Out);
-    }
 }
 
 /// <summary>A <c>p2pswarm</c> child process started with <c>dotnet p2pswarm.dll</c> from the test's output folder.</summary>

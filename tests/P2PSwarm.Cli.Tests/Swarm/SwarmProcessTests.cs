@@ -91,6 +91,16 @@ public sealed class SwarmProcessTests : IAsyncLifetime
         Assert.True(failover.RootElement.GetProperty("reroutes").GetProperty("count").GetInt32() >= 1);
     }
 
+    [Fact]
+    public async Task Demo_creates_the_model_runs_three_servers_generates_and_stops_them()
+    {
+        string output = await RunAsync(["demo", "--max-tokens", "4"]);
+
+        Assert.Contains("creating the tiny model", output, StringComparison.Ordinal);
+        Assert.Contains("server-3", output, StringComparison.Ordinal);
+        Assert.EndsWith("all servers stopped", output.TrimEnd(), StringComparison.Ordinal);
+    }
+
     private static int Signal(int pid, string signal)
     {
         using Process kill = Process.Start(new ProcessStartInfo("kill", $"-{signal} {pid}") { UseShellExecute = false })!;
