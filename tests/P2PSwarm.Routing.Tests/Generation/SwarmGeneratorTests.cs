@@ -76,6 +76,24 @@ public sealed class SwarmGeneratorTests(TinySwarmModel model) : IClassFixture<Ti
     }
 
     [Fact]
+    public async Task The_route_avoids_a_server_behind_a_40_ms_link_when_a_fast_one_covers_its_blocks()
+    {
+        await using var a = await RunningServer.StartAsync(model, new BlockSpan(0, 4));
+        await using var slow = await RunningServer.StartAsync(model, new BlockSpan(4, 8));
+        await using var fast = await RunningServer.StartAsync(model, new BlockSpan(4, 8));
+        var slowEndPoint = new IPEndPoint(IPAddress.Loopback, int.Parse(slow.Address.ToString().Split('/')[4], System.Globalization.CultureInfo.InvariantCulture));
+        await using var proxy = new DelayProxy(slowEndPoint, TimeSpan.FromMilliseconds(40));
+        Multiaddress slowViaProxy = Multiaddress.Parse($"/ip4/127.0.0.1/tcp/{proxy.Port}/p2p/{slow.Host.PeerId}");
+        await using var client = await StartClientAsync();
+        using var swarm = SwarmGenerator.Open(model.ModelDirectory, client, new SwarmDirectory(client, [a.Address, slowViaProxy, fast.Address]));
+
+        SwarmGenerationResult result = await swarm.GenerateAsync(Prompt, Greedy with { MaxTokens = 3 }, null, null, Timeout());
+
+        Assert.Equal([a.Host.PeerId, fast.Host.PeerId], result.Route.Select(h => h.Peer));
+        Assert.Equal(Local(Greedy with { MaxTokens = 3 }).TokenIds, result.Result.TokenIds);
+    }
+
+    [Fact]
     public async Task Without_a_replacement_the_error_names_the_missing_blocks()
     {
         await using var a = await RunningServer.StartAsync(model, new BlockSpan(0, 5));
