@@ -323,6 +323,19 @@ public sealed class Connection : IAsyncDisposable
         await _closing.CancelAsync();
         _identified.TrySetResult(null);
         await _session.DisposeAsync();
+
+        // Yamux has completed the channel's output: let Noise and the socket send those last frames (a handler's final
+        // bytes, FIN, GoAway) and the peer answer with its own FIN before anything is aborted. Disposing at once
+        // resets the socket, and a reset destroys whatever the peer has received but not yet read.
+        try
+        {
+            await _socket.Completion.WaitAsync(_host.Options.CloseGracePeriod);
+        }
+        catch (TimeoutException)
+        {
+            // The peer kept its side open; abort below.
+        }
+
         await _channel.DisposeAsync();
         await _socket.DisposeAsync();
         HostLog.ConnectionClosed(_logger, RemotePeerId, RemoteAddress, reason);

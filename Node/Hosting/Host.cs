@@ -310,10 +310,9 @@ public sealed partial class Host : IAsyncDisposable
         }
 
         await _stopping.CancelAsync();
-        foreach (var connection in Connections)
-        {
-            await connection.CloseAsync();
-        }
+
+        // In parallel: each close may wait up to CloseGracePeriod for its peer.
+        await Task.WhenAll(Connections.Select(connection => connection.CloseAsync()));
 
         await Handlers.WaitAllAsync(Options.ShutdownTimeout);
         await Background.WaitAllAsync(Options.ShutdownTimeout);

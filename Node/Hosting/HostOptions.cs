@@ -52,6 +52,12 @@ public sealed record HostOptions
     /// <summary>How long <see cref="Host.StopAsync"/> waits for running stream handlers after sending GoAway.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long closing a connection waits, after Yamux has flushed its last frames, for the socket to send them and
+    /// for the peer to close its side. Closing the socket at once would reset it and could destroy bytes in flight.
+    /// </summary>
+    public TimeSpan CloseGracePeriod { get; init; } = TimeSpan.FromSeconds(2);
+
     /// <summary>Where the host and its connections log. Default: nowhere.</summary>
     public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
 
@@ -64,7 +70,7 @@ public sealed record HostOptions
         ArgumentNullException.ThrowIfNull(Identity);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxConnections, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxStreamsPerConnection, 1);
-        foreach (var timeout in new[] { HandshakeTimeout, NegotiationTimeout, IdentifyTimeout, DialTimeout, ShutdownTimeout })
+        foreach (var timeout in new[] { HandshakeTimeout, NegotiationTimeout, IdentifyTimeout, DialTimeout, ShutdownTimeout, CloseGracePeriod })
         {
             ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(timeout, TimeSpan.Zero);
         }

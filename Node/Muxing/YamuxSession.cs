@@ -121,9 +121,12 @@ public sealed partial class YamuxSession : IAsyncDisposable
             _nextOutboundId += 2;
             stream = new YamuxStream(this, id, isInbound: false, _settings, _outboundPipeOptions);
             _streams.Add(id, stream);
+
+            // Queued under the lock so SYNs leave in id order: the peer requires increasing inbound ids, and two
+            // concurrent opens would otherwise race (stream 3's SYN before stream 1's reads as a reused id).
+            EnqueueControl(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Syn, stream.Id, ExtraInitialWindow));
         }
 
-        EnqueueControl(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Syn, stream.Id, ExtraInitialWindow));
         return ValueTask.FromResult(stream);
     }
 

@@ -150,6 +150,44 @@ public sealed class YamuxSessionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Streams_opened_from_many_threads_at_once_reach_the_peer_in_id_order()
+    {
+        // Regression: the SYN used to be queued after the id lock was released, so concurrent opens could send
+        // stream 3's SYN before stream 1's and the peer closed the session ("SYN reuses a stream id").
+        for (var round = 0; round < 200; round++)
+        {
+            const int Openers = 4;
+            using var barrier = new Barrier(Openers);
+            var opens = Enumerable.Range(0, Openers)
+                .Select(_ => Task.Factory.StartNew(
+                    () =>
+                    {
+                        barrier.SignalAndWait();
+                        return _client.OpenStreamAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
+                    },
+                    CancellationToken.None,
+                    TaskCreationOptions.LongRunning,
+                    TaskScheduler.Default))
+                .ToArray();
+            var opened = await Task.WhenAll(opens).WaitAsync(HangGuard);
+
+            foreach (var _ in opened)
+            {
+                var accepted = await _server.AcceptStreamAsync(CancellationToken.None).AsTask().WaitAsync(HangGuard);
+                await accepted.DisposeAsync();
+            }
+
+            foreach (var stream in opened)
+            {
+                await stream.DisposeAsync();
+            }
+        }
+
+        Assert.False(_client.Completion.IsCompleted);
+        Assert.False(_server.Completion.IsCompleted);
+    }
+
+    [Fact]
     public async Task Fin_half_closes_one_direction_and_the_other_keeps_working()
     {
         var stream = await _client.OpenStreamAsync(CancellationToken.None);
