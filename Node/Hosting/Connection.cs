@@ -327,14 +327,8 @@ public sealed class Connection : IAsyncDisposable
         // Yamux has completed the channel's output: let Noise and the socket send those last frames (a handler's final
         // bytes, FIN, GoAway) and the peer answer with its own FIN before anything is aborted. Disposing at once
         // resets the socket, and a reset destroys whatever the peer has received but not yet read.
-        try
-        {
-            await _socket.Completion.WaitAsync(_host.Options.CloseGracePeriod);
-        }
-        catch (TimeoutException)
-        {
-            // The peer kept its side open; abort below.
-        }
+        // WhenAny never throws: a socket that ended with an error is torn down below like any other.
+        await Task.WhenAny(_socket.Completion, Task.Delay(_host.Options.CloseGracePeriod, CancellationToken.None));
 
         await _channel.DisposeAsync();
         await _socket.DisposeAsync();

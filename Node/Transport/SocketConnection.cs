@@ -131,6 +131,13 @@ public sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
                 error = new IOException($"The connection to {RemoteEndPoint} was closed locally.", ex);
             }
         }
+        catch (Exception)
+        {
+            // The layer above stopped reading with an error of its own (e.g. Noise failed and completed this input
+            // with it; the flush rethrows it). Nobody will read this connection again: reset it. The error belongs to
+            // that layer, which reports it; this connection's completion stays clean so disposal never throws it.
+            Abort();
+        }
 
         await writer.CompleteAsync(error);
     }
