@@ -55,7 +55,7 @@ internal static class DemoCommand
                 await console.Out.WriteLineAsync($"generating through the swarm: \"{parse.GetValue(prompt)}\"");
                 var options = new GenerationOptions { MaxTokens = parse.GetValue(maxTokens) };
                 int generated = await SwarmGenerate.RunAsync(
-                    console, model, parse.GetValue(prompt)!, options, peers, trace: true, asJson: false, TimeSpan.FromSeconds(10), cancellationToken);
+                    console, model, parse.GetValue(prompt)!, options, peers, lan: false, trace: true, asJson: false, TimeSpan.FromSeconds(10), cancellationToken);
                 int stopped = await StopAllAsync(console, servers);
                 return generated != 0 ? generated : stopped;
             }

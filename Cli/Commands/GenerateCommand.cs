@@ -25,13 +25,14 @@ internal static class GenerateCommand
         quant.AcceptOnlyFromAmong("none", "int8", "int4");
         var json = new Option<bool>("--json") { Description = "Print one JSON object (model_id, prompt_token_ids, token_ids, text, prefill_ms, ms_per_token) instead of streaming text." };
 
-        var initialPeers = new Option<string[]>("--initial-peers") { Description = "Multiaddrs (with /p2p/) of servers to build the swarm view from.", AllowMultipleArgumentsPerToken = true };
+        var initialPeers = new Option<string[]>("--initial-peers") { Description = "Multiaddrs (with /p2p/) of servers or DHT nodes: servers are asked directly, the DHT's block providers add the rest.", AllowMultipleArgumentsPerToken = true };
+        var lan = new Option<bool>("--lan") { Description = "Find DHT peers on the local network with mDNS instead of (or besides) --initial-peers." };
         var trace = new Option<bool>("--trace") { Description = "Print to stderr, for every token, each hop's server, blocks, compute ms and network ms." };
         var stepTimeout = new Option<double>("--step-timeout") { Description = "Seconds a server may take for a step before it is banned and its blocks rerouted.", DefaultValueFactory = _ => 10 };
 
         var command = new Command("generate", "Generate text from a prompt, over the swarm (--initial-peers) or in this process (--local).")
         {
-            local, model, prompt, maxTokens, temperature, topK, topP, repetitionPenalty, seed, quant, json, initialPeers, trace, stepTimeout,
+            local, model, prompt, maxTokens, temperature, topK, topP, repetitionPenalty, seed, quant, json, initialPeers, lan, trace, stepTimeout,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -51,7 +52,7 @@ internal static class GenerateCommand
                 if (!parse.GetValue(local))
                 {
                     return await SwarmGenerate.RunAsync(
-                        console, parse.GetValue(model)!, parse.GetValue(prompt)!, options, parse.GetValue(initialPeers) ?? [], parse.GetValue(trace), asJson,
+                        console, parse.GetValue(model)!, parse.GetValue(prompt)!, options, parse.GetValue(initialPeers) ?? [], parse.GetValue(lan), parse.GetValue(trace), asJson,
                         TimeSpan.FromSeconds(parse.GetValue(stepTimeout)), cancellationToken);
                 }
 

@@ -5,8 +5,10 @@ using P2PSwarm.Cli.Networking;
 using P2PSwarm.Inference;
 using P2PSwarm.Inference.Checkpoints;
 using P2PSwarm.Inference.Onnx;
-using P2PSwarm.Node.Hosting;
+using Microsoft.Extensions.Logging;
+using P2PSwarm.Node.Dht.Network;
 using P2PSwarm.Node.Identity;
+using P2PSwarm.Routing.Announce;
 using P2PSwarm.Routing.Serving;
 
 namespace P2PSwarm.Cli.Commands;
@@ -30,12 +32,14 @@ internal static class ServeCommand
         var cacheTokens = new Option<int>("--cache-tokens") { Description = "KV positions reserved across sessions (each session reserves its max length).", DefaultValueFactory = _ => 8192 };
         var idleTimeout = new Option<double>("--idle-timeout") { Description = "Seconds without a step before a session is closed and its cache freed.", DefaultValueFactory = _ => 60 };
         var identity = NodeOptions.Identity("Default: a fresh in-memory identity.");
+        var initialPeers = DhtOptions.InitialPeers();
+        var lan = DhtOptions.Lan();
         var logLevel = NodeOptions.LogLevel();
         var command = new Command(
             "serve",
             "Serve blocks [a, b) of a model to the swarm. Prints its full multiaddrs (with /p2p/) one per line, then 'ONLINE serving blocks a-b of <model id>' when it takes sessions; Ctrl+C drains running sessions and stops.")
         {
-            model, blocks, quant, listen, publicName, maxSessions, cacheTokens, idleTimeout, identity, logLevel,
+            model, blocks, quant, listen, publicName, maxSessions, cacheTokens, idleTimeout, identity, initialPeers, lan, logLevel,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -48,6 +52,12 @@ internal static class ServeCommand
             if (!NodeOptions.TryParseAddresses(parse.GetValue(listen) ?? [], out var addresses, out var addressError))
             {
                 await console.Error.WriteLineAsync($"error: {addressError}");
+                return 1;
+            }
+
+            if (!DhtOptions.TryParseInitialPeers(parse.GetValue(initialPeers) ?? [], out var bootstrap, out var bootstrapError))
+            {
+                await console.Error.WriteLineAsync($"error: {bootstrapError}");
                 return 1;
             }
 
@@ -75,10 +85,10 @@ internal static class ServeCommand
                 }
 
                 var modelId = ModelId.For(checkpoint).ToString();
-                await using var host = new Host(new HostOptions { Identity = key, ListenAddresses = addresses, LoggerFactory = loggerFactory });
+                DhtSession session;
                 try
                 {
-                    await host.StartAsync(cancellationToken);
+                    session = await DhtSession.StartAsync(key, new DhtSessionSettings(addresses, bootstrap, DhtMode.Server, parse.GetValue(lan), null), loggerFactory, cancellationToken);
                 }
                 catch (Exception e) when (e is SocketException or ArgumentException)
                 {
@@ -86,6 +96,8 @@ internal static class ServeCommand
                     return 1;
                 }
 
+                await using var dhtSession = session;
+                var host = session.Host;
                 foreach (var address in host.FullListenAddresses)
                 {
                     await console.Out.WriteLineAsync(address.ToString());
@@ -113,11 +125,14 @@ internal static class ServeCommand
 
                 await using (server)
                 {
+                    await session.WaitForLanPeersAsync(DhtSession.LanDiscoveryWait, cancellationToken);
+                    var announcer = new BlockAnnouncer(session.Dht, server, loggerFactory.CreateLogger<BlockAnnouncer>());
+                    await announcer.AnnounceAsync(cancellationToken);
                     await console.Out.WriteLineAsync($"ONLINE serving blocks {start}-{end} of {modelId}");
                     await console.Out.FlushAsync(CancellationToken.None);
                     try
                     {
-                        await Task.Delay(Timeout.Infinite, cancellationToken);
+                        await announcer.RunAsync(cancellationToken);
                     }
                     catch (OperationCanceledException)
                     {
@@ -125,9 +140,17 @@ internal static class ServeCommand
                     }
 
                     await server.StopAsync();
+                    using var offline = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                    try
+                    {
+                        await announcer.AnnounceOfflineAsync(offline.Token);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        // The DHT did not take the OFFLINE record in time; it expires on its own.
+                    }
                 }
 
-                await host.StopAsync();
                 return 0;
             }
         });

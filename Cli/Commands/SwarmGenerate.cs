@@ -1,6 +1,8 @@
 using System.Text.Json;
 using P2PSwarm.Cli.Networking;
 using P2PSwarm.Inference.Client;
+using Microsoft.Extensions.Logging;
+using P2PSwarm.Node.Dht.Network;
 using P2PSwarm.Node.Hosting;
 using P2PSwarm.Node.Identity;
 using P2PSwarm.Node.Multiformats;
@@ -12,27 +14,32 @@ namespace P2PSwarm.Cli.Commands;
 internal static class SwarmGenerate
 {
     public static async Task<int> RunAsync(
-        CliConsole console, string modelDirectory, string prompt, GenerationOptions options, IReadOnlyList<string> peers, bool trace, bool asJson, TimeSpan stepTimeout, CancellationToken cancellationToken)
+        CliConsole console, string modelDirectory, string prompt, GenerationOptions options, IReadOnlyList<string> peers, bool lan, bool trace, bool asJson, TimeSpan stepTimeout, CancellationToken cancellationToken)
     {
-        if (peers.Count == 0)
+        if (peers.Count == 0 && !lan)
         {
-            await console.Error.WriteLineAsync("error: distributed generation needs --initial-peers (multiaddrs of servers with /p2p/), or --local to run every block in this process.");
+            await console.Error.WriteLineAsync("error: distributed generation needs --initial-peers (multiaddrs with /p2p/ of servers or DHT nodes) or --lan, or --local to run every block in this process.");
             return 2;
         }
 
-        if (!NodeOptions.TryParseAddresses(peers, out List<Multiaddress> addresses, out string? error))
+        if (!DhtOptions.TryParseInitialPeers(peers, out List<Multiaddress> addresses, out string? error))
         {
             await console.Error.WriteLineAsync($"error: {error}");
             return 1;
         }
 
         using var key = IdentityKey.Generate();
-        await using var host = new Host(new HostOptions { Identity = key });
-        await host.StartAsync(cancellationToken);
-        using var swarm = SwarmGenerator.Open(modelDirectory, host, new SwarmDirectory(host, addresses), new SwarmGeneratorOptions { StepTimeout = stepTimeout });
+        using var loggerFactory = NodeOptions.CreateLoggerFactory(console, LogLevel.Warning);
+        await using var session = await DhtSession.StartAsync(key, new DhtSessionSettings([], addresses, DhtMode.Client, lan, null), loggerFactory, cancellationToken);
+        await session.WaitForLanPeersAsync(DhtSession.LanDiscoveryWait, cancellationToken);
+        Host host = session.Host;
+        var directory = new SwarmDirectory(host, addresses);
+        using var swarm = SwarmGenerator.Open(modelDirectory, host, directory, new SwarmGeneratorOptions { StepTimeout = stepTimeout });
         SwarmGenerationResult run;
         try
         {
+            // The initial peers are asked directly; the DHT's block provider records name the rest of the swarm.
+            await directory.DiscoverAsync(session.Dht, swarm.ModelId, swarm.BlockCount, cancellationToken);
             run = await swarm.GenerateAsync(
                 prompt,
                 options,
@@ -49,10 +56,6 @@ internal static class SwarmGenerate
         {
             await console.Error.WriteLineAsync($"error: {e.Message}");
             return 1;
-        }
-        finally
-        {
-            await host.StopAsync();
         }
 
         var result = run.Result;

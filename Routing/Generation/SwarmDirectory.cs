@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using P2PSwarm.Node.Dht;
+using P2PSwarm.Node.Dht.Network;
 using P2PSwarm.Node.Hosting;
 using P2PSwarm.Node.Identity;
 using P2PSwarm.Node.Multiformats;
@@ -47,6 +49,42 @@ public sealed class SwarmDirectory
 
     /// <summary>The address to reach <paramref name="peer"/> at, if known.</summary>
     public Multiaddress? AddressOf(PeerId peer) => _byPeer.TryGetValue(peer, out Multiaddress? address) ? address : null;
+
+    /// <summary>
+    /// Looks up the provider records of every block of <paramref name="modelId"/> on the DHT and remembers each
+    /// provider's addresses; returns how many servers it found.
+    /// </summary>
+    public async Task<int> DiscoverAsync(DhtService dht, string modelId, int blockCount, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(dht);
+        var lookups = Enumerable.Range(0, blockCount)
+            .Select(block => dht.FindProvidersAsync(SwarmDhtKeys.BlockProviderCid(modelId, block), cancellationToken))
+            .ToList();
+        var found = new HashSet<PeerId>();
+        foreach (ProvidersResult result in await Task.WhenAll(lookups).ConfigureAwait(false))
+        {
+            foreach (ProviderPeer provider in result.Providers)
+            {
+                if (provider.Peer == _host.PeerId || _byPeer.ContainsKey(provider.Peer))
+                {
+                    found.Add(provider.Peer);
+                    continue;
+                }
+
+                foreach (ReadOnlyMemory<byte> bytes in provider.Addresses)
+                {
+                    if (Multiaddress.TryDecode(bytes.Span, out Multiaddress? address) && address.GetPeerId() is null)
+                    {
+                        Add(address.WithPeerId(provider.Peer));
+                        found.Add(provider.Peer);
+                        break;
+                    }
+                }
+            }
+        }
+
+        return found.Count;
+    }
 
     /// <summary>Asks every known server (except <paramref name="skip"/>) about itself and builds the view of servers of <paramref name="modelId"/> that are ONLINE.</summary>
     public async Task<SwarmView> QueryAsync(string modelId, int blockCount, IReadOnlySet<PeerId> skip, CancellationToken cancellationToken)

@@ -92,6 +92,21 @@ public sealed class SwarmProcessTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_client_that_knows_one_server_finds_the_others_through_their_DHT_provider_records()
+    {
+        string a = await StartServerAsync("0-3", "a");
+        string b = await StartServerAsync("3-6", "b", "--initial-peers", a);
+        string c = await StartServerAsync("6-8", "c", "--initial-peers", a);
+        string[] local = await TokenIdsAsync(await RunAsync(["generate", "--local", "--model", _model, "--prompt", Prompt, "--max-tokens", "6", "--json"]));
+
+        using JsonDocument swarm = JsonDocument.Parse(await RunAsync(["generate", "--model", _model, "--prompt", Prompt, "--max-tokens", "6", "--json", "--initial-peers", a]));
+
+        Assert.Equal(local, Ids(swarm));
+        string[] route = [.. swarm.RootElement.GetProperty("route").EnumerateArray().Select(h => h.GetProperty("peer_id").GetString()!)];
+        Assert.Equal(new[] { a, b, c }.Select(address => address[(address.LastIndexOf('/') + 1)..]), route);
+    }
+
+    [Fact]
     public async Task Demo_creates_the_model_runs_three_servers_generates_and_stops_them()
     {
         string output = await RunAsync(["demo", "--max-tokens", "4"]);
@@ -118,9 +133,9 @@ public sealed class SwarmProcessTests : IAsyncLifetime
         [.. document.RootElement.GetProperty("token_ids").EnumerateArray().Select(e => e.GetRawText())];
 
     /// <summary>Starts <c>serve</c> and waits for its ONLINE line; returns its first multiaddr.</summary>
-    private async Task<string> StartServerAsync(string blocks, string name)
+    private async Task<string> StartServerAsync(string blocks, string name, params string[] extra)
     {
-        Process server = Start(["serve", "--model", _model, "--blocks", blocks, "--listen", "/ip4/127.0.0.1/tcp/0", "--public-name", name]);
+        Process server = Start(["serve", "--model", _model, "--blocks", blocks, "--listen", "/ip4/127.0.0.1/tcp/0", "--public-name", name, .. extra]);
         _servers.Add(server);
         string? address = null;
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
