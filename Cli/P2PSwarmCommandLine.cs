@@ -28,6 +28,7 @@ public static class P2PSwarmCommandLine
         yield return NodeCommand.Create(console);
         yield return PingCommand.Create(console);
         yield return ServeCommand.Create(console);
+        yield return SwarmCommand.Create(console);
         yield return VersionCommand.Create(console);
     }
 }

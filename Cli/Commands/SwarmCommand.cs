@@ -1,0 +1,73 @@
+using System.CommandLine;
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using P2PSwarm.Cli.Networking;
+using P2PSwarm.Inference;
+using P2PSwarm.Inference.Checkpoints;
+using P2PSwarm.Node.Dht.Network;
+using P2PSwarm.Node.Identity;
+using P2PSwarm.Routing.Generation;
+using P2PSwarm.Routing.Planning;
+
+namespace P2PSwarm.Cli.Commands;
+
+/// <summary><c>p2pswarm swarm status</c>: who serves which blocks of a model, and whether the model is covered.</summary>
+internal static class SwarmCommand
+{
+    public static Command Create(CliConsole console)
+    {
+        var model = new Option<string>("--model") { Description = "Checkpoint directory (only config.json is read: model id and block count).", Required = true };
+        var initialPeers = DhtOptions.InitialPeers();
+        var lan = DhtOptions.Lan();
+        var status = new Command("status", "Show, per block, the ONLINE servers that answer (found through --initial-peers and the DHT's block provider records), their throughput, and whether the model is fully covered.")
+        {
+            model, initialPeers, lan,
+        };
+        status.SetAction(async (parse, cancellationToken) =>
+        {
+            if (!DhtOptions.TryParseInitialPeers(parse.GetValue(initialPeers) ?? [], out var bootstrap, out var error))
+            {
+                await console.Error.WriteLineAsync($"error: {error}");
+                return 1;
+            }
+
+            string modelId;
+            int blockCount;
+            try
+            {
+                using var checkpoint = Checkpoint.Open(parse.GetValue(model)!);
+                modelId = ModelId.For(checkpoint).ToString();
+                blockCount = checkpoint.Config.NumHiddenLayers;
+            }
+            catch (Exception e) when (e is CheckpointException or IOException)
+            {
+                await console.Error.WriteLineAsync($"error: {e.Message}");
+                return 1;
+            }
+
+            using var key = IdentityKey.Generate();
+            using var loggerFactory = NodeOptions.CreateLoggerFactory(console, LogLevel.Warning);
+            await using var session = await DhtSession.StartAsync(key, new DhtSessionSettings([], bootstrap, DhtMode.Client, parse.GetValue(lan), null), loggerFactory, cancellationToken);
+            await session.WaitForLanPeersAsync(DhtSession.LanDiscoveryWait, cancellationToken);
+            var directory = new SwarmDirectory(session.Host, bootstrap);
+            await directory.DiscoverAsync(session.Dht, modelId, blockCount, cancellationToken);
+            SwarmView view = await directory.QueryAsync(modelId, blockCount, new HashSet<PeerId>(), cancellationToken);
+
+            await console.Out.WriteLineAsync($"{modelId}: {blockCount} blocks, {view.Servers.Count} servers online");
+            for (int block = 0; block < blockCount; block++)
+            {
+                var holders = view.Servers.Where(s => s.Span.Start <= block && block < s.Span.End)
+                    .Select(s => string.Create(CultureInfo.InvariantCulture, $"{s.DisplayName} ({s.Peer.ShortString}, {s.State.ToString().ToUpperInvariant()}, {s.ComputeTokensPerSecond:F0} tok/s/block, rtt {view.ClientRttMs(s.Peer) ?? 0:F1} ms)"))
+                    .ToList();
+                await console.Out.WriteLineAsync($"block {block}: {(holders.Count == 0 ? "MISSING" : string.Join("; ", holders))}");
+            }
+
+            var gaps = view.Gaps();
+            await console.Out.WriteLineAsync(gaps.Count == 0
+                ? "fully covered: yes"
+                : $"fully covered: no, missing blocks {string.Join(", ", gaps.Select(g => $"{g.Start}-{g.End}"))} (half-open)");
+            return gaps.Count == 0 ? 0 : 3;
+        });
+        return new Command("swarm", "Inspect the swarm serving a model.") { status };
+    }
+}
