@@ -1,5 +1,5 @@
+using P2PSwarm.Interop.Tests.Fixtures;
 using System.Diagnostics;
-using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Xunit.Abstractions;
 
@@ -106,15 +106,11 @@ public sealed class LanDiscoveryTests(ITestOutputHelper output)
         return ready.RootElement.GetProperty("peerId").GetString()!;
     }
 
-    private static string JsFolder([CallerFilePath] string thisFile = "")
+    // Found from the build output, not [CallerFilePath]: CI builds map source paths to /_/ (deterministic builds).
+    private static string JsFolder()
     {
-        string folder = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(thisFile)!, "..", "..", "interop", "js"));
-        if (!Directory.Exists(Path.Combine(folder, "node_modules")))
-        {
-            using var npm = Process.Start(new ProcessStartInfo("npm", "ci --no-audit --no-fund") { WorkingDirectory = folder, UseShellExecute = false })!;
-            npm.WaitForExit();
-        }
-
+        string folder = RepositoryRoot.JsPeerFolder;
+        NpmInstall.EnsureAsync(folder, CancellationToken.None).GetAwaiter().GetResult();
         return folder;
     }
 }
