@@ -151,7 +151,7 @@ internal sealed class HopSession : IAsyncDisposable
             }
 
             return reply.Error is { } error
-                ? throw new HopFailedException(Hop.Peer, $"refused: {error.Code}: {error.Message}")
+                ? throw new HopFailedException(Hop.Peer, $"refused: {error.Code}: {error.Message}", isFull: error.Code == ErrorCode.ServerFull)
                 : reply;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)

@@ -107,14 +107,7 @@ public sealed class SwarmGenerator : IDisposable
         var run = new RouteRun(this, key, maxLength);
         try
         {
-            SwarmView view = await _directory.QueryAsync(ModelId, BlockCount, _bans.BannedNow(), cancellationToken).ConfigureAwait(false);
-            RoutePlanResult planned = _planner.PlanModel(view, maxLength, push: false, excluded: _bans.BannedNow());
-            if (!planned.Succeeded)
-            {
-                throw new SwarmGenerationException(MissingMessage(planned));
-            }
-
-            await run.OpenAsync(planned.Plan!.Hops, view, 0, null, cancellationToken).ConfigureAwait(false);
+            await run.OpenRouteAsync(cancellationToken).ConfigureAwait(false);
 
             var clock = Stopwatch.StartNew();
             float[] hidden = _head.Embed(promptIds);
@@ -170,6 +163,7 @@ public sealed class SwarmGenerator : IDisposable
         private readonly int _maxLength;
         private readonly int _hidden;
         private readonly int _maxFrameBytes;
+        private readonly HashSet<PeerId> _full = [];
 
         public RouteRun(SwarmGenerator owner, SessionKey key, int maxLength)
         {
@@ -183,6 +177,38 @@ public sealed class SwarmGenerator : IDisposable
         public List<HopSession> Hops { get; } = [];
 
         public List<BlockSpan> ReroutedSpans { get; } = [];
+
+        /// <summary>Plans the whole model and opens every hop; a server that refuses or fails to open is left out and the route planned again.</summary>
+        public async Task OpenRouteAsync(CancellationToken cancellationToken)
+        {
+            var skipped = new HashSet<PeerId>();
+            while (true)
+            {
+                skipped.UnionWith(_owner._bans.BannedNow());
+                SwarmView view = await _owner._directory.QueryAsync(_owner.ModelId, _owner.BlockCount, skipped, cancellationToken).ConfigureAwait(false);
+                RoutePlanResult planned = _owner._planner.PlanModel(view, _maxLength, push: false, excluded: skipped);
+                if (!planned.Succeeded)
+                {
+                    throw new SwarmGenerationException(MissingMessage(planned));
+                }
+
+                try
+                {
+                    await OpenAsync(planned.Plan!.Hops, view, 0, null, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+                catch (HopFailedException failure) when (skipped.Count < _owner._options.MaxReroutes)
+                {
+                    SwarmLog.HopFailed(_owner._logger, failure.Peer.ShortString, failure.Message);
+                    if (!failure.IsFull)
+                    {
+                        _owner._bans.RecordFailure(failure.Peer);
+                    }
+
+                    skipped.Add(failure.Peer);
+                }
+            }
+        }
 
         /// <summary>Opens sessions on <paramref name="planned"/> and puts them at <paramref name="at"/>; replays <paramref name="replay"/> through them first.</summary>
         public async Task OpenAsync(IReadOnlyList<PlannedHop> planned, SwarmView view, int at, float[]? replay, CancellationToken cancellationToken)
@@ -260,7 +286,15 @@ public sealed class SwarmGenerator : IDisposable
             {
                 HopSession failed = Hops[index];
                 SwarmLog.HopFailed(_owner._logger, failed.Hop.ToString(), failure.Message);
-                _owner._bans.RecordFailure(failure.Peer);
+                if (failure.IsFull)
+                {
+                    _full.Add(failure.Peer);
+                }
+                else
+                {
+                    _owner._bans.RecordFailure(failure.Peer);
+                }
+
                 ReroutedSpans.Add(failed.Hop.Blocks);
                 if (ReroutedSpans.Count > _owner._options.MaxReroutes)
                 {
@@ -271,7 +305,8 @@ public sealed class SwarmGenerator : IDisposable
                 Hops.RemoveAt(index);
                 await failed.DisposeAsync().ConfigureAwait(false);
 
-                IReadOnlySet<PeerId> banned = _owner._bans.BannedNow();
+                var banned = new HashSet<PeerId>(_owner._bans.BannedNow());
+                banned.UnionWith(_full);
                 SwarmView view = await _owner._directory.QueryAsync(_owner.ModelId, _owner.BlockCount, banned, cancellationToken).ConfigureAwait(false);
                 var request = new RouteRequest(failed.Hop.Blocks, _maxLength)
                 {
