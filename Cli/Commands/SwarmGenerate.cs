@@ -43,7 +43,8 @@ internal static class SwarmGenerate
             run = await swarm.GenerateAsync(
                 prompt,
                 options,
-                asJson ? null : text =>
+                // With --trace the per-token lines would split streamed text on a terminal; the text is printed whole at the end.
+                asJson || trace ? null : text =>
                 {
                     console.Out.Write(text);
                     console.Out.Flush();
@@ -80,7 +81,7 @@ internal static class SwarmGenerate
         }
         else
         {
-            await console.Out.WriteLineAsync();
+            await console.Out.WriteLineAsync(trace ? result.Text : string.Empty);
         }
 
         return 0;
