@@ -120,7 +120,6 @@ internal sealed class HopSession : IAsyncDisposable
             throw new HopFailedException(Hop.Peer, "returned an output without a valid server signature");
         }
 
-        float[] output = new float[tokens * _hidden];
         try
         {
             if (TensorCodec.Validate(result.Output, _hidden, tokens) != tokens)
@@ -133,6 +132,7 @@ internal sealed class HopSession : IAsyncDisposable
             throw new HopFailedException(Hop.Peer, ex.Message, ex);
         }
 
+        float[] output = new float[tokens * _hidden];
         TensorCodec.CopyTo(result.Output, output);
         _inputs.AddRange(input.AsSpan(0, tokens * _hidden));
         double computeMs = double.IsFinite(result.ComputeMs) ? Math.Clamp(result.ComputeMs, 0, wallMs) : 0;

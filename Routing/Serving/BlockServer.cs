@@ -383,8 +383,7 @@ public sealed class BlockServer : IAsyncDisposable
                 return new SessionRejection(ErrorCode.ServerFull, $"The server is full: {_openSessions.Count} of {Options.MaxSessions} sessions are open.");
             }
 
-            int hops = ticket.Route.Count(hop => hop.Peer == _host.PeerId);
-            long needed = (long)ticket.MaxLength * hops;
+            long needed = ReservedTokensOf(ticket);
             if (needed > Options.CacheTokens - _reservedTokens)
             {
                 return new SessionRejection(
@@ -404,10 +403,13 @@ public sealed class BlockServer : IAsyncDisposable
         {
             if (_openSessions.Remove(ticket.SessionId))
             {
-                _reservedTokens -= ticket.MaxLength * ticket.Route.Count(hop => hop.Peer == _host.PeerId);
+                _reservedTokens -= (int)ReservedTokensOf(ticket);
             }
         }
     }
+
+    /// <summary>KV cache tokens a session holds here: its max length for every hop of the route this server runs.</summary>
+    private long ReservedTokensOf(SessionTicket ticket) => (long)ticket.MaxLength * ticket.Route.Count(hop => hop.Peer == _host.PeerId);
 
     /// <summary>The next frame, or <see cref="TimeoutException"/> after the idle timeout.</summary>
     private async Task<InferenceMessage?> ReadIdleAsync(FrameChannel channel, CancellationToken cancellationToken)
