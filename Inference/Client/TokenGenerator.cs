@@ -71,8 +71,9 @@ public sealed class TokenGenerator
         _head.ComputeLogits(hiddenStates, _logits);
         var id = _sampler.Sample(_logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_tokens));
         _tokens.Add(id);
-        var text = _tokenizer.IsEos(id) ? "" : _detokenizer.Push(id);
-        if (_tokenizer.IsEos(id))
+        bool isEos = _tokenizer.IsEos(id);
+        var text = isEos ? "" : _detokenizer.Push(id);
+        if (isEos)
         {
             StopReason = StopReason.EndOfSequence;
         }
