@@ -37,24 +37,9 @@ internal static class TestProtocols
         await stream.Output.CompleteAsync();
     }
 
-    /// <summary>Sink: count every byte until the peer's FIN, then reply with the count as one line.</summary>
-    public static async Task ServeSinkAsync(HostStream stream, CancellationToken cancellationToken)
-    {
-        long count = 0;
-        while (true)
-        {
-            var result = await stream.Input.ReadAsync(cancellationToken);
-            count += result.Buffer.Length;
-            stream.Input.AdvanceTo(result.Buffer.End);
-            if (result.IsCompleted)
-            {
-                break;
-            }
-        }
-
-        await stream.Output.WriteAsync(Encoding.ASCII.GetBytes(count.ToString(CultureInfo.InvariantCulture) + "\n"), cancellationToken);
-        await stream.Output.CompleteAsync();
-    }
+    /// <summary>Sink: count every byte until the peer's FIN, then reply with the count as one line (the benchmark's own handler).</summary>
+    public static Task ServeSinkAsync(HostStream stream, CancellationToken cancellationToken) =>
+        P2PSwarm.LoopbackBench.SinkProtocol.ServeAsync(stream, cancellationToken);
 
     /// <summary>
     /// Sends <paramref name="bytes"/> random bytes on an echo stream while reading the echo concurrently, checks
