@@ -55,11 +55,21 @@ public static class IdentityFile
             return Load(path);
         }
 
+        // File.Move(overwrite: false) checks and renames in two steps on Unix, so two creators could both "win" and
+        // hand out different keys. Creators take an exclusive lock file first; whoever gets it second loads the key.
+        using var creatorLock = AcquireCreatorLock(path);
+        if (File.Exists(path))
+        {
+            return Load(path);
+        }
+
         var key = IdentityKey.Generate();
-        bool created;
         try
         {
-            created = TryCreate(path, key.ToPrivateKeyProtobuf());
+            if (TryCreate(path, key.ToPrivateKeyProtobuf()))
+            {
+                return key;
+            }
         }
         catch
         {
@@ -67,14 +77,37 @@ public static class IdentityFile
             throw;
         }
 
-        if (created)
-        {
-            return key;
-        }
-
-        // Another process won the race to create the file; its key is the one to use.
         key.Dispose();
         return Load(path);
+    }
+
+    private static FileStream AcquireCreatorLock(string path)
+    {
+        var directory = Path.GetDirectoryName(path)!;
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(directory);
+        }
+        else
+        {
+            Directory.CreateDirectory(directory, OwnerOnlyDirectory);
+        }
+
+        var lockPath = Path.Combine(directory, $".{Path.GetFileName(path)}.lock");
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            try
+            {
+                // FileShare.None is an exclusive flock on Unix: it excludes other threads and processes alike. The lock
+                // file goes away on close; the key file is always re-checked after the lock is taken.
+                return new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
+            }
+            catch (IOException) when (DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(10);
+            }
+        }
     }
 
     /// <summary>Loads the key at <paramref name="path"/>.</summary>
@@ -110,15 +143,6 @@ public static class IdentityFile
     private static bool TryCreate(string path, byte[] protobuf)
     {
         var directory = Path.GetDirectoryName(path)!;
-        if (OperatingSystem.IsWindows())
-        {
-            Directory.CreateDirectory(directory);
-        }
-        else
-        {
-            Directory.CreateDirectory(directory, OwnerOnlyDirectory);
-        }
-
         var temporary = Path.Combine(directory, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
         try
         {
