@@ -6,7 +6,7 @@ public enum DialFailure
     /// <summary>The dial succeeded.</summary>
     None,
 
-    /// <summary>The address has no TCP endpoint this host can dial (e.g. a DNS name, or no <c>/tcp</c>).</summary>
+    /// <summary>The address has no TCP endpoint this host can dial (e.g. no <c>/tcp</c>, or a <c>/dnsaddr</c>).</summary>
     InvalidAddress,
 
     /// <summary>The address names this host's own peer id.</summary>

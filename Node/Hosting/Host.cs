@@ -173,7 +173,7 @@ public sealed partial class Host : IAsyncDisposable
     }
 
     /// <summary>
-    /// Connects to <paramref name="address"/> (<c>/ip4|ip6/…/tcp/…[/p2p/…]</c>). With a <c>/p2p/</c> id, an existing
+    /// Connects to <paramref name="address"/> (<c>/ip4|ip6|dns|dns4|dns6/…/tcp/…[/p2p/…]</c>). With a <c>/p2p/</c> id, an existing
     /// connection to that peer is returned and a concurrent dial to it is shared; the proven identity must match.
     /// </summary>
     public async Task<DialResult> DialAsync(Multiaddress address, CancellationToken cancellationToken)
@@ -192,7 +192,18 @@ public sealed partial class Host : IAsyncDisposable
 
         if (!address.TryGetEndPoint(out var endPoint))
         {
-            return DialResult.Failed(DialFailure.InvalidAddress, $"{address} has no /ip4 or /ip6 TCP endpoint to dial");
+            var (resolved, error) = await ResolveDnsAsync(address, Options.DialTimeout, cancellationToken);
+            if (error is not null)
+            {
+                return DialResult.Failed(DialFailure.Unreachable, $"{address}: {error}");
+            }
+
+            if (resolved is null)
+            {
+                return DialResult.Failed(DialFailure.InvalidAddress, $"{address} has no /ip4, /ip6 or /dns TCP endpoint to dial");
+            }
+
+            endPoint = resolved;
         }
 
         if (peerId is null)
