@@ -25,7 +25,8 @@ public sealed record ReceivedRecord(PeerId From, ReadOnlyMemory<byte> Value);
 
 /// <summary>
 /// GET_VALUE outcome: the best value by the namespace's selector (null if none was valid), every valid value
-/// received, and the peers that answered without the best value, to which the caller may send a PUT_VALUE correction.
+/// received, and the peers to send a PUT_VALUE correction of the best value to: those that returned another valid
+/// value, and those among the k closest that answered with none or an invalid one.
 /// </summary>
 public sealed record ValueResult(
     ReadOnlyMemory<byte>? Best,

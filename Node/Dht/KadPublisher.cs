@@ -55,16 +55,28 @@ public sealed class KadPublisher
     /// After a GET_VALUE, sends the best value to the peers that returned an older one or none
     /// (<see cref="ValueResult.PeersToCorrect"/>), as the spec's "correction" step; returns how many echoed it.
     /// </summary>
-    public async Task<int> SendCorrectionsAsync(ReadOnlyMemory<byte> key, ValueResult result, CancellationToken cancellationToken)
+    public Task<int> SendCorrectionsAsync(ReadOnlyMemory<byte> key, ValueResult result, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(result);
-        if (result.Best is not { } best)
+        return result.Best is { } best
+            ? SendCorrectionsAsync(key, best, result.PeersToCorrect, cancellationToken)
+            : Task.FromResult(0);
+    }
+
+    /// <summary>
+    /// Sends <paramref name="best"/> as a PUT_VALUE to each of <paramref name="peers"/> in parallel; returns how many
+    /// echoed it. For a caller whose own store held a better value than any the lookup received.
+    /// </summary>
+    public async Task<int> SendCorrectionsAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> best, IReadOnlyList<PeerId> peers, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(peers);
+        if (peers.Count == 0)
         {
             return 0;
         }
 
         var request = new KadMessage { Type = KadMessageType.PutValue, Key = key, Record = new KadRecord(key, best) };
-        KadResponse[] responses = await Task.WhenAll(result.PeersToCorrect.Select(p => _rpc.SendAsync(p, request, cancellationToken)));
+        KadResponse[] responses = await Task.WhenAll(peers.Select(p => _rpc.SendAsync(p, request, cancellationToken)));
         return responses.Count(r => r.Message?.Record is { } echoed && echoed.Value.Span.SequenceEqual(best.Span));
     }
 }

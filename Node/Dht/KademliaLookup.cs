@@ -124,7 +124,11 @@ public sealed class KademliaLookup
 
         int best = validators.Select(key.Span, received.Select(r => r.Value).ToArray());
         ReadOnlyMemory<byte> bestValue = received[best].Value;
+        // A peer that sent an older value is corrected wherever it is; one that had none (or an invalid one) only
+        // when it is among the k closest that answered, the peers that should hold the key (as go-libp2p-kad-dht).
+        var closest = run.Closest.ToHashSet();
         var toCorrect = answeredWithout
+            .Where(closest.Contains)
             .Concat(received.Where(r => !r.Value.Span.SequenceEqual(bestValue.Span)).Select(r => r.From))
             .Distinct()
             .ToArray();

@@ -31,4 +31,13 @@ internal static partial class DhtNetworkLog
 
     [LoggerMessage(EventId = 1558, Level = LogLevel.Warning, Message = "DHT background work '{Work}' failed")]
     public static partial void BackgroundFault(ILogger logger, string work, Exception exception);
+
+    [LoggerMessage(EventId = 1559, Level = LogLevel.Debug, Message = "GET_VALUE correction: sent the best record to {Stale} peers, {Accepted} stored it")]
+    public static partial void Corrected(ILogger logger, int stale, int accepted);
+
+    [LoggerMessage(EventId = 1560, Level = LogLevel.Warning, Message = "Closing the connection to {Peer}: it broke the kad protocol ({Reason})")]
+    public static partial void ClosingViolator(ILogger logger, string peer, string? reason);
+
+    [LoggerMessage(EventId = 1561, Level = LogLevel.Debug, Message = "Every address of {Peer} refused the dial; forgot them, also in {Records} provider records")]
+    public static partial void ForgotAddresses(ILogger logger, string peer, int records);
 }

@@ -5,9 +5,10 @@ namespace P2PSwarm.Node.Dht.Network;
 
 /// <summary>
 /// GET_VALUE through the service: the best valid value among our own store and the network's answers (null
-/// when none), how many valid copies were seen, how many invalid ones were discarded, and the lookup's numbers.
+/// when none), how many valid copies were seen, how many invalid ones were discarded, the lookup's numbers, and
+/// how many peers holding an older value or none took the best one as a correction.
 /// </summary>
-public sealed record DhtGetResult(ReadOnlyMemory<byte>? Value, int ValidCopies, int RejectedRecords, KadLookupStats Stats)
+public sealed record DhtGetResult(ReadOnlyMemory<byte>? Value, int ValidCopies, int RejectedRecords, KadLookupStats Stats, int Corrected = 0)
 {
     public bool Found => Value is not null;
 }

@@ -228,7 +228,11 @@ public sealed partial class DhtService : IKadRpc, IAsyncDisposable
         return (key, await PutValueAsync(key, value, cancellationToken));
     }
 
-    /// <summary>The best valid value for <paramref name="key"/> among our store and the network's answers.</summary>
+    /// <summary>
+    /// The best valid value for <paramref name="key"/> among our store and the network's answers. Before returning,
+    /// the best value is sent (PUT_VALUE) to the peers that returned an older one, and to those among the k closest
+    /// that had none, so the swarm converges on it (the spec's correction step; js awaits it too).
+    /// </summary>
     public async Task<DhtGetResult> GetValueAsync(ReadOnlyMemory<byte> key, CancellationToken cancellationToken)
     {
         ValueResult network = await _lookup.GetValueAsync(key, Validators, _options.GetValueQuorum, cancellationToken);
@@ -245,7 +249,17 @@ public sealed partial class DhtService : IKadRpc, IAsyncDisposable
 
         ReadOnlyMemory<byte> best = values[Validators.Select(key.Span, values)];
         Records.Put(key.Span, best.Span, _time.GetUtcNow(), out _);
-        return new DhtGetResult(best, values.Count, network.RejectedRecords, network.Stats);
+        // Our own copy may beat every received one; then the peers that sent the network's best are stale too.
+        PeerId[] stale = [.. network.PeersToCorrect
+            .Concat(network.Received.Where(r => !r.Value.Span.SequenceEqual(best.Span)).Select(r => r.From))
+            .Distinct()];
+        int corrected = await _publisher.SendCorrectionsAsync(key, best, stale, cancellationToken);
+        if (stale.Length > 0)
+        {
+            DhtNetworkLog.Corrected(_logger, stale.Length, corrected);
+        }
+
+        return new DhtGetResult(best, values.Count, network.RejectedRecords, network.Stats, corrected);
     }
 
     /// <summary>FIND_NODE for <paramref name="peer"/>; the result carries the addresses known for it afterwards.</summary>
