@@ -148,8 +148,13 @@ public sealed class KadRequestHandler
             return new KadHandlerOutcome(null, "GET_PROVIDERS without a key");
         }
 
+        // A record whose own addresses went stale is listed with what the address book currently knows (identify
+        // of a live connection), else with none: the asker then looks the peer up rather than dialing dead addresses.
         var providers = _providers.GetProviders(request.Key.Span, now, MaxProvidersPerResponse)
-            .Select(r => new KadPeer(r.Provider.Bytes, r.Addresses, KadConnectionType.NotConnected))
+            .Select(r => new KadPeer(
+                r.Provider.Bytes,
+                r.Addresses.Count > 0 ? r.Addresses : _addresses?.AddressesOf(r.Provider) ?? [],
+                KadConnectionType.NotConnected))
             .ToArray();
         return Answer(new KadMessage
         {

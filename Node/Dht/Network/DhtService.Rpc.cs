@@ -97,10 +97,13 @@ public sealed partial class DhtService
     {
         Connection? connection = _host.FindConnection(peer);
         string? lastDialError = null;
+        int refused = 0;
+        int attempted = 0;
         if (connection is null)
         {
             foreach (Multiaddress address in AddressBook.Get(peer).Where(a => a.TryGetEndPoint(out _)))
             {
+                attempted++;
                 DialResult dial = await _host.DialAsync(address.WithPeerId(peer), cancellationToken);
                 if (dial.Succeeded)
                 {
@@ -109,11 +112,17 @@ public sealed partial class DhtService
                 }
 
                 lastDialError = dial.Reason;
+                refused += dial.Failure is DialFailure.Refused or DialFailure.Unreachable or DialFailure.PeerIdMismatch ? 1 : 0;
             }
         }
 
         if (connection is null)
         {
+            if (attempted > 0 && refused == attempted)
+            {
+                ForgetAddresses(peer);
+            }
+
             return (null, KadResponse.Failed(KadRpcFailure.Unreachable, lastDialError ?? "no dialable address known"));
         }
 
@@ -125,6 +134,18 @@ public sealed partial class DhtService
             StreamFailure.Timeout => (null, KadResponse.Failed(KadRpcFailure.Timeout, opened.Reason)),
             _ => (null, KadResponse.Failed(KadRpcFailure.Unreachable, opened.Reason)),
         };
+    }
+
+    /// <summary>
+    /// Every known address of <paramref name="peer"/> was refused (not merely slow): it is gone or moved. Its
+    /// addresses leave the address book and the provider records we hold for it, so GET_PROVIDERS answers stop
+    /// sending askers to them; identify or its next announcement brings fresh ones.
+    /// </summary>
+    private void ForgetAddresses(PeerId peer)
+    {
+        AddressBook.Remove(peer);
+        int records = Providers.ForgetAddresses(peer);
+        DhtNetworkLog.ForgotAddresses(_logger, peer.ToString(), records);
     }
 
     private void LearnAddresses(IReadOnlyList<KadPeer> peers)
@@ -145,6 +166,15 @@ public sealed partial class DhtService
         {
             DhtNetworkLog.ServeEnded(_logger, stream.RemotePeerId.ToString(), outcome.Status, outcome.RequestsServed, outcome.Reason);
             stream.Reset();
+        }
+
+        if (outcome.Status == KadServeStatus.ProtocolViolation)
+        {
+            // Bytes that are not kad frames, or a frame over a limit (an oversized record), come from a broken or
+            // hostile peer: drop the whole connection, not just the stream it would reopen at once. A refused but
+            // well-formed request (forged record, provider quota) only resets the stream.
+            DhtNetworkLog.ClosingViolator(_logger, stream.RemotePeerId.ToString(), outcome.Reason);
+            await stream.Connection.AbortAsync("kad: " + outcome.Reason);
         }
     }
 

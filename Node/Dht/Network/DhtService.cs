@@ -177,7 +177,7 @@ public sealed partial class DhtService : IKadRpc, IAsyncDisposable
         var found = new Dictionary<PeerId, ProviderPeer>();
         foreach (ProviderRecord record in Providers.GetProviders(key, _time.GetUtcNow(), _options.WantedProviders))
         {
-            found.TryAdd(record.Provider, new ProviderPeer(record.Provider, record.Addresses));
+            found.TryAdd(record.Provider, new ProviderPeer(record.Provider, record.Addresses.Count > 0 ? record.Addresses : AddressBook.AddressesOf(record.Provider)));
         }
 
         if (found.Count >= _options.WantedProviders)

@@ -18,6 +18,13 @@ public sealed record ProviderStoreOptions
 
     /// <summary>Most multiaddrs kept per provider record.</summary>
     public int MaxAddressesPerRecord { get; init; } = 16;
+
+    /// <summary>
+    /// How long the addresses announced with a record are handed out (go-libp2p-kad-dht ProviderAddrTTL: 24 h).
+    /// The record itself lives <see cref="Ttl"/>; an owner that stopped republishing may have moved, so after this
+    /// the record is listed without addresses and askers look the peer up instead of dialing dead ones.
+    /// </summary>
+    public TimeSpan AddressTtl { get; init; } = TimeSpan.FromHours(24);
 }
 
 /// <summary>One peer's claim to provide the content named by <see cref="Key"/> (multihash bytes).</summary>
@@ -70,7 +77,11 @@ public sealed class ProviderStore
     public ProviderAddStatus Add(ReadOnlySpan<byte> key, PeerId provider, IReadOnlyList<ReadOnlyMemory<byte>> addresses, DateTimeOffset now) =>
         Put(key.ToArray(), provider, addresses, now + Options.Ttl, now);
 
-    /// <summary>Every live provider of <paramref name="key"/>, most recently announced first, at most <paramref name="max"/>.</summary>
+    /// <summary>
+    /// Every live provider of <paramref name="key"/>, most recently announced first, at most <paramref name="max"/>.
+    /// A record's addresses are empty once stale: older than <see cref="ProviderStoreOptions.AddressTtl"/>, or
+    /// forgotten after a failed dial (<see cref="ForgetAddresses"/>) and not announced again since.
+    /// </summary>
     public IReadOnlyList<ProviderRecord> GetProviders(ReadOnlySpan<byte> key, DateTimeOffset now, int max = int.MaxValue)
     {
         string id = Convert.ToBase64String(key);
@@ -81,8 +92,43 @@ public sealed class ProviderStore
                 return [];
             }
 
-            return set.Values.Where(r => r.ExpiresAt > now).OrderByDescending(r => r.ExpiresAt).Take(max).ToArray();
+            return set.Values
+                .Where(r => r.ExpiresAt > now)
+                .OrderByDescending(r => r.ExpiresAt)
+                .Take(max)
+                .Select(r => r.Addresses.Count == 0 || AddressesFresh(r, now) ? r : r with { Addresses = [] })
+                .ToArray();
         }
+    }
+
+    /// <summary>
+    /// Drops the addresses of every record <paramref name="provider"/> holds, because dialing them failed; the
+    /// records stay (the peer may come back at another address) and its next announcement brings addresses again.
+    /// Returns how many records lost addresses.
+    /// </summary>
+    public int ForgetAddresses(PeerId provider)
+    {
+        ArgumentNullException.ThrowIfNull(provider);
+        int changed = 0;
+        lock (_lock)
+        {
+            if (!_keysByPeer.TryGetValue(provider, out HashSet<string>? keys))
+            {
+                return 0;
+            }
+
+            foreach (string key in keys)
+            {
+                Dictionary<PeerId, ProviderRecord> set = _byKey[key];
+                if (set[provider].Addresses.Count > 0)
+                {
+                    set[provider] = set[provider] with { Addresses = [] };
+                    changed++;
+                }
+            }
+        }
+
+        return changed;
     }
 
     public int CountFor(PeerId provider)
@@ -193,6 +239,10 @@ public sealed class ProviderStore
             return ProviderAddStatus.Added;
         }
     }
+
+    /// <summary>A record's expiry is its last announcement plus the TTL, so its age needs no extra field (or column).</summary>
+    private bool AddressesFresh(ProviderRecord record, DateTimeOffset now) =>
+        now < record.ExpiresAt - Options.Ttl + Options.AddressTtl;
 
     private int CountOf(PeerId provider) => _keysByPeer.TryGetValue(provider, out HashSet<string>? keys) ? keys.Count : 0;
 

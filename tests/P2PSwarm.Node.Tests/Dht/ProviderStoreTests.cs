@@ -63,6 +63,31 @@ public sealed class ProviderStoreTests
     }
 
     [Fact]
+    public void Addresses_go_stale_after_the_address_ttl_or_a_failed_dial_and_an_announcement_renews_them()
+    {
+        var store = new ProviderStore(new ProviderStoreOptions { Ttl = TimeSpan.FromHours(48), AddressTtl = TimeSpan.FromHours(24) });
+        PeerId[] peers = TestPeers.Take(2, 20);
+        store.Add(Key(1), peers[0], Address, Now);
+        store.Add(Key(2), peers[0], Address, Now);
+        store.Add(Key(1), peers[1], Address, Now);
+
+        Assert.All(store.GetProviders(Key(1), Now.AddHours(23.9)), r => Assert.Single(r.Addresses));
+        Assert.All(store.GetProviders(Key(1), Now.AddHours(24)), r => Assert.Empty(r.Addresses));
+        Assert.Equal(2, store.GetProviders(Key(1), Now.AddHours(47)).Count);
+
+        store.Add(Key(1), peers[0], Address, Now.AddHours(30));
+        Assert.Single(store.GetProviders(Key(1), Now.AddHours(31)).Single(r => r.Provider == peers[0]).Addresses);
+
+        Assert.Equal(2, store.ForgetAddresses(peers[0]));
+        Assert.Empty(store.GetProviders(Key(1), Now.AddHours(31)).Single(r => r.Provider == peers[0]).Addresses);
+        Assert.Empty(store.GetProviders(Key(2), Now.AddHours(1)).Single().Addresses);
+        Assert.Equal(0, store.ForgetAddresses(peers[0]));
+
+        store.Add(Key(2), peers[0], Address, Now.AddHours(32));
+        Assert.Single(store.GetProviders(Key(2), Now.AddHours(32)).Single().Addresses);
+    }
+
+    [Fact]
     public void Snapshot_and_load_keep_the_original_expiry()
     {
         var store = new ProviderStore();
