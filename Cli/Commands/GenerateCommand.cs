@@ -4,6 +4,7 @@ using P2PSwarm.Inference.Checkpoints;
 using P2PSwarm.Inference.Client;
 using P2PSwarm.Inference.Generation;
 using P2PSwarm.Inference.Onnx;
+using P2PSwarm.Routing.Generation;
 
 namespace P2PSwarm.Cli.Commands;
 
@@ -29,10 +30,11 @@ internal static class GenerateCommand
         var lan = new Option<bool>("--lan") { Description = "Find DHT peers on the local network with mDNS instead of (or besides) --initial-peers." };
         var trace = new Option<bool>("--trace") { Description = "Print to stderr, for every token, each hop's server, blocks, compute ms and network ms." };
         var stepTimeout = new Option<double>("--step-timeout") { Description = "Seconds a server may take for a step before it is banned and its blocks rerouted.", DefaultValueFactory = _ => 10 };
+        var noPush = new Option<bool>("--no-push") { Description = "Turn off server-to-server push: every hop's output comes back to this client, which sends it to the next hop." };
 
         var command = new Command("generate", "Generate text from a prompt, over the swarm (--initial-peers) or in this process (--local).")
         {
-            local, model, prompt, maxTokens, temperature, topK, topP, repetitionPenalty, seed, quant, json, initialPeers, lan, trace, stepTimeout,
+            local, model, prompt, maxTokens, temperature, topK, topP, repetitionPenalty, seed, quant, json, initialPeers, lan, trace, stepTimeout, noPush,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -53,7 +55,7 @@ internal static class GenerateCommand
                 {
                     return await SwarmGenerate.RunAsync(
                         console, parse.GetValue(model)!, parse.GetValue(prompt)!, options, parse.GetValue(initialPeers) ?? [], parse.GetValue(lan), parse.GetValue(trace), asJson,
-                        TimeSpan.FromSeconds(parse.GetValue(stepTimeout)), cancellationToken);
+                        new SwarmGeneratorOptions { StepTimeout = TimeSpan.FromSeconds(parse.GetValue(stepTimeout)), Push = !parse.GetValue(noPush) }, cancellationToken);
                 }
 
                 using var generator = LocalGenerator.Open(parse.GetValue(model)!, SpanQuantizationNames.Parse(parse.GetValue(quant)!));

@@ -13,8 +13,12 @@ namespace P2PSwarm.Cli.Commands;
 /// <summary>The distributed half of <c>p2pswarm generate</c>: the client head here, the blocks on the servers of <c>--initial-peers</c>.</summary>
 internal static class SwarmGenerate
 {
+    public static Task<int> RunAsync(
+        CliConsole console, string modelDirectory, string prompt, GenerationOptions options, IReadOnlyList<string> peers, bool lan, bool trace, bool asJson, TimeSpan stepTimeout, CancellationToken cancellationToken) =>
+        RunAsync(console, modelDirectory, prompt, options, peers, lan, trace, asJson, new SwarmGeneratorOptions { StepTimeout = stepTimeout }, cancellationToken);
+
     public static async Task<int> RunAsync(
-        CliConsole console, string modelDirectory, string prompt, GenerationOptions options, IReadOnlyList<string> peers, bool lan, bool trace, bool asJson, TimeSpan stepTimeout, CancellationToken cancellationToken)
+        CliConsole console, string modelDirectory, string prompt, GenerationOptions options, IReadOnlyList<string> peers, bool lan, bool trace, bool asJson, SwarmGeneratorOptions swarmOptions, CancellationToken cancellationToken)
     {
         if (peers.Count == 0 && !lan)
         {
@@ -34,7 +38,7 @@ internal static class SwarmGenerate
         await session.WaitForLanPeersAsync(DhtSession.LanDiscoveryWait, cancellationToken);
         Host host = session.Host;
         var directory = new SwarmDirectory(host, addresses);
-        using var swarm = SwarmGenerator.Open(modelDirectory, host, directory, new SwarmGeneratorOptions { StepTimeout = stepTimeout });
+        using var swarm = SwarmGenerator.Open(modelDirectory, host, directory, swarmOptions);
         SwarmGenerationResult run;
         try
         {
@@ -71,6 +75,7 @@ internal static class SwarmGenerate
                 ["stop_reason"] = result.StopReason == StopReason.EndOfSequence ? "eos" : "max_tokens",
                 ["prefill_ms"] = result.PrefillMilliseconds,
                 ["ms_per_token"] = result.MillisecondsPerToken,
+                ["push"] = swarmOptions.Push,
                 ["route"] = run.Route.Select(h => new Dictionary<string, object> { ["peer_id"] = h.Peer.ToString(), ["start"] = h.Blocks.Start, ["end"] = h.Blocks.End }).ToList(),
                 ["reroutes"] = new Dictionary<string, object>
                 {

@@ -12,9 +12,13 @@ namespace P2PSwarm.Routing.Generation;
 /// <summary>What one hop did for one step: who, which blocks, and where the time went.</summary>
 public sealed record HopTiming(PeerId Peer, string DisplayName, BlockSpan Blocks, double ComputeMs, double NetworkMs);
 
+/// <summary>A hop's verified answer to a step: its output and signed result, or word that its pushed input never came.</summary>
+internal sealed record HopReply(float[]? Output, StepResult? Result, double ComputeMs, bool PushMissing);
+
 /// <summary>
-/// The client's end of one hop's session: one inference stream to the server, the ticket hop index it runs, and
-/// every input it was given (the replay buffer that rebuilds its KV cache on a replacement server).
+/// The client's end of one hop's session: one inference stream to the server, the ticket (and its session key) the
+/// hop runs under, and every input it accepted (the replay buffer that rebuilds its KV cache on a replacement).
+/// A step is sent and its answer received separately, so a chain of pushing hops can all be sent at once.
 /// </summary>
 internal sealed class HopSession : IAsyncDisposable
 {
@@ -22,14 +26,17 @@ internal sealed class HopSession : IAsyncDisposable
     private readonly FrameChannel _channel;
     private readonly List<float> _inputs = [];
     private readonly int _hidden;
+    private int _sentStepIndex;
+    private int _sentTokens;
     private int _disposed;
 
-    private HopSession(RouteHop hop, string displayName, int hopIndex, SessionTicket ticket, HostStream stream, FrameChannel channel, int hidden)
+    private HopSession(RouteHop hop, string displayName, int hopIndex, SessionTicket ticket, SessionKey key, HostStream stream, FrameChannel channel, int hidden)
     {
         Hop = hop;
         DisplayName = displayName;
         HopIndex = hopIndex;
         Ticket = ticket;
+        Key = key;
         _stream = stream;
         _channel = channel;
         _hidden = hidden;
@@ -43,14 +50,26 @@ internal sealed class HopSession : IAsyncDisposable
 
     public SessionTicket Ticket { get; }
 
-    /// <summary>KV positions the server holds for this hop.</summary>
+    /// <summary>The session key of <see cref="Ticket"/>; it signs this hop's steps.</summary>
+    public SessionKey Key { get; }
+
+    /// <summary>KV positions the server holds for this hop, as far as the client has accepted them.</summary>
     public int Position => _inputs.Count / _hidden;
+
+    /// <summary>The server may have run a step the client did not accept; the next step truncates it back to <see cref="Position"/>.</summary>
+    public bool NeedsTruncate { get; set; }
+
+    /// <summary>The previous hop of the same ticket may push this hop's input (false after a push did not arrive).</summary>
+    public bool TakesPush { get; set; } = true;
+
+    /// <summary>Set when the hop failed while the client was draining it after another hop's failure; it is replaced next.</summary>
+    public HopFailedException? Broken { get; set; }
 
     /// <summary>Every input this hop accepted, position by position.</summary>
     public float[] KeptInputs() => [.. _inputs];
 
     public static async Task<HopSession> OpenAsync(
-        Host host, Multiaddress address, OpenSession open, SessionTicket ticket, int hopIndex, string displayName, int hidden, int maxFrameBytes, TimeSpan timeout, CancellationToken cancellationToken)
+        Host host, Multiaddress address, OpenSession open, SessionTicket ticket, SessionKey key, int hopIndex, string displayName, int hidden, int maxFrameBytes, TimeSpan timeout, CancellationToken cancellationToken)
     {
         RouteHop hop = ticket.Route[hopIndex];
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -71,10 +90,16 @@ internal sealed class HopSession : IAsyncDisposable
         }
 
         var channel = new FrameChannel(opened.Stream!, maxFrameBytes);
-        var session = new HopSession(hop, displayName, hopIndex, ticket, opened.Stream!, channel, hidden);
+        var session = new HopSession(hop, displayName, hopIndex, ticket, key, opened.Stream!, channel, hidden);
         try
         {
-            InferenceMessage reply = await session.ExchangeAsync(new InferenceMessage { OpenSession = open }, deadline.Token, timeout, cancellationToken).ConfigureAwait(false);
+            await session.SendAsync(new InferenceMessage { OpenSession = open }, deadline.Token, timeout, cancellationToken).ConfigureAwait(false);
+            InferenceMessage reply = await session.ReceiveAsync(deadline.Token, timeout, cancellationToken).ConfigureAwait(false);
+            if (reply.Error is { } error)
+            {
+                throw new HopFailedException(hop.Peer, $"refused: {error.Code}: {error.Message}", isFull: error.Code == ErrorCode.ServerFull);
+            }
+
             if (reply.SessionOpened is null || !ticket.SessionId.Matches(reply.SessionOpened.SessionId.Span))
             {
                 throw new HopFailedException(hop.Peer, $"answered OpenSession with {reply.BodyCase}");
@@ -89,42 +114,63 @@ internal sealed class HopSession : IAsyncDisposable
         }
     }
 
-    /// <summary>Runs <paramref name="input"/> (<paramref name="tokens"/> rows) through the hop; keeps the input for replay once the signed output checks out.</summary>
-    public async Task<(float[] Output, HopTiming Timing)> RunAsync(
-        SessionKey key, float[] input, int tokens, int stepIndex, bool isReplay, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends a step of <paramref name="tokens"/> rows: with <paramref name="input"/>, or without one when the previous
+    /// hop pushes it; <paramref name="push"/> asks the server to push its output to the next hop.
+    /// </summary>
+    public async Task SendStepAsync(float[]? input, int tokens, int stepIndex, bool isReplay, bool push, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var step = new Step
         {
             SessionId = Ticket.SessionId.ToByteString(),
             StepIndex = (uint)stepIndex,
             HopIndex = (uint)HopIndex,
-            Input = TensorCodec.Create(input.AsSpan(0, tokens * _hidden), tokens, _hidden),
+            Input = input is null ? null : TensorCodec.Create(input.AsSpan(0, tokens * _hidden), tokens, _hidden),
             StartPosition = (uint)Position,
             IsReplay = isReplay,
+            Push = push,
             TokenCount = (uint)tokens,
         };
-        key.SignStep(step);
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(timeout);
-        var clock = Stopwatch.StartNew();
-        InferenceMessage reply = await ExchangeAsync(new InferenceMessage { Step = step }, deadline.Token, timeout, cancellationToken).ConfigureAwait(false);
-        double wallMs = clock.Elapsed.TotalMilliseconds;
-        StepResult? result = reply.StepResult;
-        if (result is null)
+        if (NeedsTruncate)
         {
-            throw new HopFailedException(Hop.Peer, $"answered a step with {reply.BodyCase}");
+            step.TruncateTo = (uint)Position;
         }
 
-        if (!OutputSignatures.VerifyResult(Hop.Peer, Ticket.SessionId, (uint)stepIndex, (uint)HopIndex, result) || result.Output is null)
+        Key.SignStep(step);
+        _sentStepIndex = stepIndex;
+        _sentTokens = tokens;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        await SendAsync(new InferenceMessage { Step = step }, deadline.Token, timeout, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The answer to the step sent last, its signature and shape checked; PUSH_TIMED_OUT comes back as <see cref="HopReply.PushMissing"/>.</summary>
+    public async Task<HopReply> ReceiveStepAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        InferenceMessage reply = await ReceiveAsync(deadline.Token, timeout, cancellationToken).ConfigureAwait(false);
+        if (reply.Error is { Code: ErrorCode.PushTimedOut })
+        {
+            return new HopReply(null, null, 0, PushMissing: true);
+        }
+
+        if (reply.Error is { } error)
+        {
+            throw new HopFailedException(Hop.Peer, $"refused: {error.Code}: {error.Message}", isFull: error.Code == ErrorCode.ServerFull);
+        }
+
+        StepResult result = reply.StepResult ?? throw new HopFailedException(Hop.Peer, $"answered a step with {reply.BodyCase}");
+        if (!OutputSignatures.VerifyResult(Hop.Peer, Ticket.SessionId, (uint)_sentStepIndex, (uint)HopIndex, result) || result.Output is null)
         {
             throw new HopFailedException(Hop.Peer, "returned an output without a valid server signature");
         }
 
         try
         {
-            if (TensorCodec.Validate(result.Output, _hidden, tokens) != tokens)
+            if (TensorCodec.Validate(result.Output, _hidden, _sentTokens) != _sentTokens)
             {
-                throw new HopFailedException(Hop.Peer, $"returned {result.Output.Shape[0]} rows for {tokens} input tokens");
+                throw new HopFailedException(Hop.Peer, $"returned {result.Output.Shape[0]} rows for {_sentTokens} input tokens");
             }
         }
         catch (SwarmProtocolException ex)
@@ -132,27 +178,65 @@ internal sealed class HopSession : IAsyncDisposable
             throw new HopFailedException(Hop.Peer, ex.Message, ex);
         }
 
-        float[] output = new float[tokens * _hidden];
+        float[] output = new float[_sentTokens * _hidden];
         TensorCodec.CopyTo(result.Output, output);
-        _inputs.AddRange(input.AsSpan(0, tokens * _hidden));
-        double computeMs = double.IsFinite(result.ComputeMs) ? Math.Clamp(result.ComputeMs, 0, wallMs) : 0;
-        return (output, new HopTiming(Hop.Peer, DisplayName, Hop.Blocks, computeMs, wallMs - computeMs));
+        double computeMs = double.IsFinite(result.ComputeMs) ? Math.Max(result.ComputeMs, 0) : 0;
+        return new HopReply(output, result, computeMs, PushMissing: false);
     }
 
-    private async Task<InferenceMessage> ExchangeAsync(InferenceMessage request, CancellationToken deadline, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>Records that the hop ran <paramref name="input"/> (<paramref name="tokens"/> rows) into its KV cache.</summary>
+    public void Commit(float[] input, int tokens)
+    {
+        _inputs.AddRange(input.AsSpan(0, tokens * _hidden));
+        NeedsTruncate = false;
+    }
+
+    /// <summary>Forgets the last <paramref name="tokens"/> committed positions (their output turned out to be a lie).</summary>
+    public void Uncommit(int tokens)
+    {
+        _inputs.RemoveRange(_inputs.Count - (tokens * _hidden), tokens * _hidden);
+        NeedsTruncate = true;
+    }
+
+    /// <summary>Sends a step with its input, waits for the output, and keeps the input: one plain round trip.</summary>
+    public async Task<(float[] Output, HopTiming Timing)> RunAsync(float[] input, int tokens, int stepIndex, bool isReplay, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        await SendStepAsync(input, tokens, stepIndex, isReplay, push: false, timeout, cancellationToken).ConfigureAwait(false);
+        HopReply reply = await ReceiveStepAsync(timeout, cancellationToken).ConfigureAwait(false);
+        if (reply.PushMissing)
+        {
+            throw new HopFailedException(Hop.Peer, "said a pushed input was missing for a step that carried its input");
+        }
+
+        double wallMs = clock.Elapsed.TotalMilliseconds;
+        Commit(input, tokens);
+        double computeMs = Math.Min(reply.ComputeMs, wallMs);
+        return (reply.Output!, new HopTiming(Hop.Peer, DisplayName, Hop.Blocks, computeMs, wallMs - computeMs));
+    }
+
+    private async Task SendAsync(InferenceMessage request, CancellationToken deadline, TimeSpan timeout, CancellationToken cancellationToken)
     {
         try
         {
             await _channel.WriteAsync(request, deadline).ConfigureAwait(false);
-            InferenceMessage? reply = await _channel.ReadAsync(InferenceMessage.Parser, deadline).ConfigureAwait(false);
-            if (reply is null)
-            {
-                throw new HopFailedException(Hop.Peer, "closed the stream");
-            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new HopFailedException(Hop.Peer, $"took no step within {timeout.TotalSeconds:F1} s");
+        }
+        catch (Exception ex) when (ex is IOException or SwarmProtocolException or InvalidOperationException)
+        {
+            throw new HopFailedException(Hop.Peer, ex.Message, ex);
+        }
+    }
 
-            return reply.Error is { } error
-                ? throw new HopFailedException(Hop.Peer, $"refused: {error.Code}: {error.Message}", isFull: error.Code == ErrorCode.ServerFull)
-                : reply;
+    private async Task<InferenceMessage> ReceiveAsync(CancellationToken deadline, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _channel.ReadAsync(InferenceMessage.Parser, deadline).ConfigureAwait(false)
+                ?? throw new HopFailedException(Hop.Peer, "closed the stream");
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {

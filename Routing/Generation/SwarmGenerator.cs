@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using P2PSwarm.Inference.Checkpoints;
@@ -8,8 +9,10 @@ using P2PSwarm.Inference.Onnx;
 using P2PSwarm.Inference.Tokenization;
 using P2PSwarm.Node.Hosting;
 using P2PSwarm.Node.Identity;
+using P2PSwarm.Node.Multiformats;
 using P2PSwarm.Routing.Planning;
 using P2PSwarm.Routing.Protocol;
+using P2PSwarm.Routing.Protocol.Proto;
 using P2PSwarm.Routing.Sessions;
 
 namespace P2PSwarm.Routing.Generation;
@@ -22,13 +25,31 @@ public sealed record SwarmGeneratorOptions
 
     /// <summary>Replacements planned in one generation before giving up.</summary>
     public int MaxReroutes { get; init; } = 8;
+
+    /// <summary>
+    /// Server-to-server push: each hop forwards its output straight to the next hop of its ticket (the client still
+    /// gets every output, off the critical path, for its replay buffers and signature checks). Off: every hop is a
+    /// round trip from the client.
+    /// </summary>
+    public bool Push { get; init; } = true;
+
+    /// <summary>
+    /// After a hop of a push chain fails, how long beyond <see cref="StepTimeout"/> the client waits for the hops
+    /// after it: they answer PUSH_TIMED_OUT once their push timeout (5 s by default) ends, and only silence past that
+    /// bans them.
+    /// </summary>
+    public TimeSpan PushWait { get; init; } = TimeSpan.FromSeconds(5);
 }
 
 /// <summary>One distributed generation: the text and ids as <see cref="LocalGenerator"/> reports them, plus the route and its repairs.</summary>
 /// <param name="Result">Ids, text and timings, as from a local run.</param>
 /// <param name="Route">The route at the end of generation, hop by hop.</param>
 /// <param name="ReroutedSpans">The span of every hop that failed and was replaced, in order.</param>
-public sealed record SwarmGenerationResult(GenerationResult Result, IReadOnlyList<RouteHop> Route, IReadOnlyList<BlockSpan> ReroutedSpans);
+public sealed record SwarmGenerationResult(GenerationResult Result, IReadOnlyList<RouteHop> Route, IReadOnlyList<BlockSpan> ReroutedSpans)
+{
+    /// <summary>The tickets the final route's hops run under, in hop order without repeats (a replacement brings its own).</summary>
+    internal IReadOnlyList<SessionTicket> Tickets { get; init; } = [];
+}
 
 /// <summary>
 /// Generation over the swarm: the client holds only tokenizer, embeddings and LM head. It builds the swarm view
@@ -103,8 +124,7 @@ public sealed class SwarmGenerator : IDisposable
         options = options with { MaxTokens = Math.Min(options.MaxTokens, contextLength - promptIds.Length) };
         int maxLength = promptIds.Length + Math.Max(options.MaxTokens, 1);
         var generator = new TokenGenerator(_head, _tokenizer, options, promptIds);
-        using var key = SessionKey.Generate();
-        var run = new RouteRun(this, key, maxLength);
+        var run = new RouteRun(this, maxLength);
         try
         {
             await run.OpenRouteAsync(cancellationToken).ConfigureAwait(false);
@@ -132,7 +152,10 @@ public sealed class SwarmGenerator : IDisposable
 
             double perToken = decodeSteps == 0 ? 0 : clock.Elapsed.TotalMilliseconds / decodeSteps;
             var result = new GenerationResult(ModelId, promptIds, [.. generator.GeneratedIds], generator.Text, generator.StopReason, prefillMs, perToken);
-            return new SwarmGenerationResult(result, [.. run.Hops.Select(h => h.Hop)], run.ReroutedSpans);
+            return new SwarmGenerationResult(result, [.. run.Hops.Select(h => h.Hop)], run.ReroutedSpans)
+            {
+                Tickets = [.. run.Hops.Select(h => h.Ticket).DistinctBy(t => t.SessionId)],
+            };
         }
         finally
         {
@@ -159,16 +182,15 @@ public sealed class SwarmGenerator : IDisposable
     private sealed class RouteRun : IAsyncDisposable
     {
         private readonly SwarmGenerator _owner;
-        private readonly SessionKey _key;
         private readonly int _maxLength;
         private readonly int _hidden;
         private readonly int _maxFrameBytes;
         private readonly HashSet<PeerId> _full = [];
+        private readonly List<SessionKey> _keys = [];
 
-        public RouteRun(SwarmGenerator owner, SessionKey key, int maxLength)
+        public RouteRun(SwarmGenerator owner, int maxLength)
         {
             _owner = owner;
-            _key = key;
             _maxLength = maxLength;
             _hidden = owner._checkpoint.Config.HiddenSize;
             _maxFrameBytes = FrameLimits.ForInference(_hidden, maxLength);
@@ -178,6 +200,8 @@ public sealed class SwarmGenerator : IDisposable
 
         public List<BlockSpan> ReroutedSpans { get; } = [];
 
+        private TimeSpan StepTimeout => _owner._options.StepTimeout;
+
         /// <summary>Plans the whole model and opens every hop; a server that refuses or fails to open is left out and the route planned again.</summary>
         public async Task OpenRouteAsync(CancellationToken cancellationToken)
         {
@@ -186,7 +210,7 @@ public sealed class SwarmGenerator : IDisposable
             {
                 skipped.UnionWith(_owner._bans.BannedNow());
                 SwarmView view = await _owner._directory.QueryAsync(_owner.ModelId, _owner.BlockCount, skipped, cancellationToken).ConfigureAwait(false);
-                RoutePlanResult planned = _owner._planner.PlanModel(view, _maxLength, push: false, excluded: skipped);
+                RoutePlanResult planned = _owner._planner.PlanModel(view, _maxLength, push: _owner._options.Push, excluded: skipped);
                 if (!planned.Succeeded)
                 {
                     throw new SwarmGenerationException(MissingMessage(planned));
@@ -210,15 +234,23 @@ public sealed class SwarmGenerator : IDisposable
             }
         }
 
-        /// <summary>Opens sessions on <paramref name="planned"/> and puts them at <paramref name="at"/>; replays <paramref name="replay"/> through them first.</summary>
+        /// <summary>
+        /// Opens sessions on <paramref name="planned"/> under a new ticket (new session id and session key) and puts
+        /// them at <paramref name="at"/>; replays <paramref name="replay"/> through them first.
+        /// </summary>
         public async Task OpenAsync(IReadOnlyList<PlannedHop> planned, SwarmView view, int at, float[]? replay, CancellationToken cancellationToken)
         {
-            // The ticket names the whole route as it will be, so every new hop sees its neighbours.
+            // The ticket names the whole route as it will be, so every new hop sees its neighbours (and where to push).
             var route = new List<RouteHop>(Hops.Select(h => h.Hop));
             route.InsertRange(at, planned.Select(p => new RouteHop(p.Peer, p.Blocks)));
             IdentityKey identity = _owner._host.Options.Identity;
+            var key = SessionKey.Generate();
+            _keys.Add(key);
             var ticket = new SessionTicket(
-                SessionId.NewRandom(), _owner.ModelId, route, _maxLength, DateTimeOffset.UtcNow.AddHours(1), _key.PublicKey, identity.PublicKey, AllowPush: false);
+                SessionId.NewRandom(), _owner.ModelId, route, _maxLength, DateTimeOffset.UtcNow.AddHours(1), key.PublicKey, identity.PublicKey, _owner._options.Push)
+            {
+                HopAddresses = [.. route.Select(hop => _owner._directory.AddressOf(hop.Peer) is { } address ? (IReadOnlyList<Multiaddress>)[address] : [])],
+            };
             var open = ticket.Sign(identity);
             var opened = new List<HopSession>();
             try
@@ -229,7 +261,7 @@ public sealed class SwarmGenerator : IDisposable
                     var address = _owner._directory.AddressOf(peer) ?? throw new HopFailedException(peer, "has no known address");
                     string name = view.Servers.FirstOrDefault(s => s.Peer == peer)?.DisplayName ?? peer.ShortString;
                     opened.Add(await HopSession.OpenAsync(
-                        _owner._host, address, open, ticket, at + i, name, _hidden, _maxFrameBytes, _owner._options.StepTimeout, cancellationToken).ConfigureAwait(false));
+                        _owner._host, address, open, ticket, key, at + i, name, _hidden, _maxFrameBytes, StepTimeout, cancellationToken).ConfigureAwait(false));
                 }
 
                 if (replay is { Length: > 0 })
@@ -238,7 +270,7 @@ public sealed class SwarmGenerator : IDisposable
                     int tokens = replay.Length / _hidden;
                     foreach (HopSession hop in opened)
                     {
-                        (states, _) = await hop.RunAsync(_key, states, tokens, 0, isReplay: true, _owner._options.StepTimeout, cancellationToken).ConfigureAwait(false);
+                        (states, _) = await hop.RunAsync(states, tokens, 0, isReplay: true, StepTimeout, cancellationToken).ConfigureAwait(false);
                     }
                 }
             }
@@ -255,21 +287,31 @@ public sealed class SwarmGenerator : IDisposable
             Hops.InsertRange(at, opened);
         }
 
-        /// <summary>Sends one step's hidden states through every hop, repairing the route when a hop fails.</summary>
+        /// <summary>
+        /// Sends one step's hidden states through every hop, chain by chain (a chain is a run of hops of one ticket
+        /// that push to each other; without push every hop is its own chain), repairing the route when a hop fails.
+        /// </summary>
         public async Task<float[]> ForwardAsync(float[] input, int tokens, int stepIndex, Action<int, IReadOnlyList<HopTiming>>? onTrace, CancellationToken cancellationToken)
         {
             var timings = new List<HopTiming>();
             float[] states = input;
             for (int i = 0; i < Hops.Count;)
             {
-                try
+                if (Hops[i].Broken is { } broken)
                 {
-                    (states, HopTiming timing) = await Hops[i].RunAsync(_key, states, tokens, stepIndex, isReplay: false, _owner._options.StepTimeout, cancellationToken).ConfigureAwait(false);
-                    _owner._bans.RecordSuccess(Hops[i].Hop.Peer);
-                    timings.Add(timing);
-                    i++;
+                    await RepairAsync(i, broken, cancellationToken).ConfigureAwait(false);
+                    continue;
                 }
-                catch (HopFailedException failure)
+
+                ChainOutcome outcome = await RunChainAsync(i, ChainEnd(i), states, tokens, stepIndex, timings, cancellationToken).ConfigureAwait(false);
+                foreach (HopSession done in Hops.Skip(i).Take(outcome.Completed))
+                {
+                    _owner._bans.RecordSuccess(done.Hop.Peer);
+                }
+
+                i += outcome.Completed;
+                states = outcome.States;
+                if (outcome.Failure is { } failure)
                 {
                     await RepairAsync(i, failure, cancellationToken).ConfigureAwait(false);
                 }
@@ -277,6 +319,141 @@ public sealed class SwarmGenerator : IDisposable
 
             onTrace?.Invoke(stepIndex, timings);
             return states;
+        }
+
+        /// <summary>The last hop of the push chain that starts at <paramref name="first"/>.</summary>
+        private int ChainEnd(int first)
+        {
+            int last = first;
+            while (_owner._options.Push && last + 1 < Hops.Count)
+            {
+                HopSession current = Hops[last];
+                HopSession next = Hops[last + 1];
+                if (next.Broken is not null || !next.TakesPush || !current.Ticket.AllowPush
+                    || current.Ticket.SessionId != next.Ticket.SessionId || next.HopIndex != current.HopIndex + 1)
+                {
+                    break;
+                }
+
+                last++;
+            }
+
+            return last;
+        }
+
+        /// <summary>What a chain did: how many of its hops ran the step, the input of the next hop, and the failure that stopped it.</summary>
+        private sealed record ChainOutcome(int Completed, float[] States, HopFailedException? Failure);
+
+        /// <summary>
+        /// Sends the step to every hop of the chain at once (the first with its input, the rest to await the push),
+        /// then takes their answers in order, checking that each pushed hop ran exactly what its predecessor signed.
+        /// </summary>
+        private async Task<ChainOutcome> RunChainAsync(int first, int last, float[] input, int tokens, int stepIndex, List<HopTiming> timings, CancellationToken cancellationToken)
+        {
+            var clock = Stopwatch.StartNew();
+            int sent = first - 1;
+            HopFailedException? sendFailure = null;
+            for (int j = first; j <= last; j++)
+            {
+                try
+                {
+                    await Hops[j].SendStepAsync(j == first ? input : null, tokens, stepIndex, isReplay: false, push: j < last, StepTimeout, cancellationToken).ConfigureAwait(false);
+                    sent = j;
+                }
+                catch (HopFailedException failure)
+                {
+                    sendFailure = failure;
+                    break;
+                }
+            }
+
+            var inputs = new List<float[]> { input };
+            ByteString previousDigest = ByteString.Empty;
+            double previousArrival = 0;
+            for (int j = first; j <= sent; j++)
+            {
+                HopSession hop = Hops[j];
+                HopReply reply;
+                try
+                {
+                    reply = await hop.ReceiveStepAsync(StepTimeout, cancellationToken).ConfigureAwait(false);
+                }
+                catch (HopFailedException failure)
+                {
+                    await DrainAsync(j + 1, sent, cancellationToken).ConfigureAwait(false);
+                    return new ChainOutcome(j - first, inputs[^1], failure);
+                }
+
+                if (reply.PushMissing)
+                {
+                    // The previous hop ran but its push never came: no one is banned; this boundary stops pushing.
+                    hop.TakesPush = false;
+                    hop.NeedsTruncate = true;
+                    await DrainAsync(j + 1, sent, cancellationToken).ConfigureAwait(false);
+                    return j == first
+                        ? new ChainOutcome(0, input, new HopFailedException(hop.Hop.Peer, "said a pushed input was missing for a step that carried its input"))
+                        : new ChainOutcome(j - first, inputs[^1], null);
+                }
+
+                if (j > first && CheckReceipt(Hops[j - 1], hop, previousDigest, reply.Result!, stepIndex) is { } liar)
+                {
+                    hop.NeedsTruncate = true;
+                    await DrainAsync(j + 1, sent, cancellationToken).ConfigureAwait(false);
+                    if (liar == hop)
+                    {
+                        return new ChainOutcome(j - first, inputs[^1], new HopFailedException(hop.Hop.Peer, "claimed a pushed input its previous hop did not sign"));
+                    }
+
+                    Hops[j - 1].Uncommit(tokens);
+                    return new ChainOutcome(j - 1 - first, inputs[^2], new HopFailedException(liar.Hop.Peer, "pushed the next hop another output than the one it returned"));
+                }
+
+                hop.Commit(inputs[^1], tokens);
+                inputs.Add(reply.Output!);
+                previousDigest = reply.Result!.OutputSha256;
+                double arrival = clock.Elapsed.TotalMilliseconds;
+                double computeMs = Math.Min(reply.ComputeMs, arrival - previousArrival);
+                timings.Add(new HopTiming(hop.Hop.Peer, hop.DisplayName, hop.Hop.Blocks, computeMs, arrival - previousArrival - computeMs));
+                previousArrival = arrival;
+            }
+
+            return sendFailure is null
+                ? new ChainOutcome(sent - first + 1, inputs[^1], null)
+                : new ChainOutcome(sent - first + 1, inputs[^1], sendFailure);
+        }
+
+        /// <summary>
+        /// A pushed hop reports the digest of the input it ran and the previous hop's signature over it. When that
+        /// digest is not the one of the output the previous hop returned to us: if the previous hop signed it, the
+        /// previous hop signed two outputs for one step (it lied); if not, the reporting hop made it up.
+        /// </summary>
+        private static HopSession? CheckReceipt(HopSession previous, HopSession hop, ByteString previousDigest, StepResult result, int stepIndex)
+        {
+            if (result.InputSha256.Span.SequenceEqual(previousDigest.Span))
+            {
+                return null;
+            }
+
+            bool signedByPrevious = OutputSignatures.VerifyDigest(
+                previous.Hop.Peer, previous.Ticket.SessionId, (uint)stepIndex, (uint)previous.HopIndex, result.InputSha256.Span, result.InputSignature.Span);
+            return signedByPrevious ? previous : hop;
+        }
+
+        /// <summary>Reads the answers of hops that were sent this step after one before them failed; they are truncated back on their next step.</summary>
+        private async Task DrainAsync(int from, int to, CancellationToken cancellationToken)
+        {
+            for (int m = from; m <= to; m++)
+            {
+                Hops[m].NeedsTruncate = true;
+                try
+                {
+                    await Hops[m].ReceiveStepAsync(StepTimeout + _owner._options.PushWait, cancellationToken).ConfigureAwait(false);
+                }
+                catch (HopFailedException failure)
+                {
+                    Hops[m].Broken = failure;
+                }
+            }
         }
 
         /// <summary>Bans the failed hop, plans exactly its span anew, replays its kept inputs there, and splices the replacement in.</summary>
@@ -311,7 +488,7 @@ public sealed class SwarmGenerator : IDisposable
                 var request = new RouteRequest(failed.Hop.Blocks, _maxLength)
                 {
                     Excluded = banned,
-                    Push = false,
+                    Push = _owner._options.Push,
                     Previous = index > 0 ? Hops[index - 1].Hop.Peer : null,
                     Next = index < Hops.Count ? Hops[index].Hop.Peer : null,
                 };
@@ -344,6 +521,12 @@ public sealed class SwarmGenerator : IDisposable
             }
 
             Hops.Clear();
+            foreach (SessionKey key in _keys)
+            {
+                key.Dispose();
+            }
+
+            _keys.Clear();
         }
     }
 }

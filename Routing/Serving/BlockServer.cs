@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
+using System.Security.Cryptography;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -7,6 +8,8 @@ using P2PSwarm.Inference.Checkpoints;
 using P2PSwarm.Inference.Onnx;
 using P2PSwarm.Inference.Runtime;
 using P2PSwarm.Node.Hosting;
+using P2PSwarm.Node.Identity;
+using P2PSwarm.Routing.Planning;
 using P2PSwarm.Routing.Protocol;
 using P2PSwarm.Routing.Protocol.Proto;
 using P2PSwarm.Routing.Sessions;
@@ -30,11 +33,13 @@ public sealed class BlockServer : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Dictionary<BlockSpan, SpanRunner> _runners = [];
     private readonly HashSet<SessionId> _openSessions = [];
+    private readonly Dictionary<SessionId, PushTarget> _pushTargets = [];
     private readonly Lock _lock = new();
     private readonly CancellationTokenSource _shutdown = new();
     private readonly int _maxTokensPerStep;
     private readonly int _maxFrameBytes;
     private int _reservedTokens;
+    private long _pushedInputs;
     private ServerState _state = ServerState.Joining;
     private int _disposed;
 
@@ -57,6 +62,9 @@ public sealed class BlockServer : IAsyncDisposable
 
     /// <summary>Decode throughput of one block, measured when the span loaded.</summary>
     public double ComputeTokensPerSecond { get; private set; }
+
+    /// <summary>Steps that ran on an input the previous hop pushed here (rather than one the client sent).</summary>
+    public long PushedInputs => Interlocked.Read(ref _pushedInputs);
 
     public int ActiveSessions
     {
@@ -81,7 +89,7 @@ public sealed class BlockServer : IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.CacheTokens);
         var server = new BlockServer(host, source, modelId, options, graphs, (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<BlockServer>());
         SpanRunner runner = server.RunnerFor(options.Span);
-        server.ComputeTokensPerSecond = MeasureTokensPerSecond(runner);
+        server.ComputeTokensPerSecond = ThroughputProbe.TokensPerSecondPerBlock(runner);
         host.SetStreamHandler(SwarmProtocols.Info, server.AnswerInfoAsync);
         host.SetStreamHandler(SwarmProtocols.Inference, server.RunSessionAsync);
         lock (server._lock)
@@ -176,28 +184,6 @@ public sealed class BlockServer : IAsyncDisposable
         }
     }
 
-    private static double MeasureTokensPerSecond(SpanRunner runner)
-    {
-        const int Steps = 8;
-        using SpanSession session = runner.CreateSession(Steps + 1);
-        var input = new float[runner.HiddenSize];
-        var output = new float[runner.HiddenSize];
-        for (int i = 0; i < input.Length; i++)
-        {
-            input[i] = MathF.Sin(i) * 0.1f;
-        }
-
-        session.Decode(input, output);
-        var clock = Stopwatch.StartNew();
-        for (int i = 0; i < Steps; i++)
-        {
-            session.Decode(input, output);
-        }
-
-        double msPerTokenPerBlock = Math.Max(clock.Elapsed.TotalMilliseconds / Steps / runner.Span.Count, 1e-3);
-        return 1000 / msPerTokenPerBlock;
-    }
-
     private async Task AnswerInfoAsync(HostStream stream, CancellationToken cancellationToken)
     {
         var channel = new FrameChannel(stream, FrameLimits.MaxInfoFrameBytes);
@@ -216,6 +202,12 @@ public sealed class BlockServer : IAsyncDisposable
         try
         {
             InferenceMessage? first = await ReadIdleAsync(channel, linked.Token).ConfigureAwait(false);
+            if (first?.PushedOutput is { } pushed)
+            {
+                await ReceivePushesAsync(channel, pushed, stream.RemotePeerId, linked.Token).ConfigureAwait(false);
+                return;
+            }
+
             if (first?.OpenSession is null)
             {
                 await SendErrorAsync(channel, ErrorCode.Malformed, "An inference stream starts with OpenSession.", linked.Token).ConfigureAwait(false);
@@ -246,6 +238,10 @@ public sealed class BlockServer : IAsyncDisposable
             ServingLog.ProtocolViolation(_logger, peer, ex.Message);
             await TrySendAsync(channel, new InferenceMessage { Error = ex.ToError() }).ConfigureAwait(false);
         }
+        catch (TimeoutException)
+        {
+            // An idle push stream or a stream that never said what it is: closing it is all there is to do.
+        }
         catch (OperationCanceledException) when (linked.IsCancellationRequested)
         {
             // Host stop or drain deadline: the stream closes with the handler.
@@ -259,20 +255,28 @@ public sealed class BlockServer : IAsyncDisposable
     private async Task ServeSessionAsync(FrameChannel channel, SessionTicket ticket, string peer, CancellationToken cancellationToken)
     {
         var guard = new SessionGuard(ticket, _host.PeerId, _source.Config.HiddenSize, _maxTokensPerStep);
-        var sessions = new Dictionary<int, SpanSession>();
-        string sessionName = ticket.SessionId.ToString();
+        var run = new SessionRun(guard, ticket.SessionId.ToString());
         string closeReason = "client closed";
         try
         {
             foreach (int hop in guard.Hops)
             {
-                sessions[hop] = RunnerFor(ticket.Route[hop].Blocks).CreateSession(ticket.MaxLength);
+                run.Sessions[hop] = RunnerFor(ticket.Route[hop].Blocks).CreateSession(ticket.MaxLength);
+                if (ticket.AllowPush && hop > 0)
+                {
+                    run.Inboxes[hop] = new PushInbox();
+                }
+            }
+
+            lock (_lock)
+            {
+                _pushTargets[ticket.SessionId] = new PushTarget(guard, run.Inboxes);
             }
 
             await channel.WriteAsync(
                 new InferenceMessage { SessionOpened = new SessionOpened { SessionId = ticket.SessionId.ToByteString(), ReservedTokens = (uint)ticket.MaxLength } },
                 cancellationToken).ConfigureAwait(false);
-            ServingLog.SessionOpened(_logger, sessionName, peer, ticket.MaxLength);
+            ServingLog.SessionOpened(_logger, run.Name, peer, ticket.MaxLength);
 
             while (true)
             {
@@ -298,40 +302,108 @@ public sealed class BlockServer : IAsyncDisposable
                     throw new SwarmProtocolException(ErrorCode.Malformed, $"Expected Step or CloseSession, got {message.BodyCase}.");
                 }
 
-                InferenceMessage reply = RunStep(guard, sessions, message.Step, sessionName);
+                InferenceMessage reply = await RunStepAsync(run, message.Step, cancellationToken).ConfigureAwait(false);
                 await channel.WriteAsync(reply, cancellationToken).ConfigureAwait(false);
             }
         }
         finally
         {
-            foreach (SpanSession session in sessions.Values)
+            lock (_lock)
+            {
+                _pushTargets.Remove(ticket.SessionId);
+            }
+
+            foreach (SpanSession session in run.Sessions.Values)
             {
                 session.Dispose();
             }
 
-            ServingLog.SessionClosed(_logger, sessionName, closeReason);
+            foreach (PushLink link in run.Links.Values)
+            {
+                await link.DisposeAsync().ConfigureAwait(false);
+            }
+
+            ServingLog.SessionClosed(_logger, run.Name, closeReason);
         }
     }
 
-    private InferenceMessage RunStep(SessionGuard guard, Dictionary<int, SpanSession> sessions, Step step, string sessionName)
+    /// <summary>
+    /// Checks and runs one step: takes its input from the step or, for a pushed step, from the previous hop's push;
+    /// pushes the output on when asked, then answers the client with the signed result (output included, as the
+    /// client keeps every hop's input for replay).
+    /// </summary>
+    private async Task<InferenceMessage> RunStepAsync(SessionRun run, Step step, CancellationToken cancellationToken)
     {
-        if (step.Push || step.Input is null)
-        {
-            // Checked before the guard so the refused step spends no sequence number or position.
-            var push = new SessionRejection(ErrorCode.PushNotAllowed, "This server does not take part in server-to-server push yet; send the input with every step.");
-            ServingLog.StepRefused(_logger, sessionName, push.ToString());
-            return new InferenceMessage { Error = push.ToError() };
-        }
-
+        SessionGuard guard = run.Guard;
+        int previousPosition = guard.Hops.Contains((int)Math.Min(step.HopIndex, int.MaxValue)) ? guard.PositionOf((int)step.HopIndex) : 0;
         StepCheck check = guard.CheckStep(step);
         if (!check.IsAccepted)
         {
-            ServingLog.StepRefused(_logger, sessionName, check.Rejection!.ToString());
+            ServingLog.StepRefused(_logger, run.Name, check.Rejection!.ToString());
             return new InferenceMessage { Error = check.Rejection.ToError() };
         }
 
         AcceptedStep accepted = check.Step!;
-        SpanSession session = sessions[accepted.HopIndex];
+        Tensor? source = step.Input;
+        PushedOutput? pushed = null;
+        if (accepted.AwaitsPush)
+        {
+            pushed = await AwaitPushAsync(run.Inboxes[accepted.HopIndex], accepted, cancellationToken).ConfigureAwait(false);
+            if (pushed is null)
+            {
+                guard.Undo(accepted, previousPosition);
+                var missing = new SessionRejection(ErrorCode.PushTimedOut, $"No pushed input for step {accepted.StepIndex} of hop {accepted.HopIndex} within {Options.PushTimeout.TotalSeconds:F1} s; the step was undone.");
+                ServingLog.StepRefused(_logger, run.Name, missing.ToString());
+                return new InferenceMessage { Error = missing.ToError() };
+            }
+
+            source = pushed.Output;
+            Interlocked.Increment(ref _pushedInputs);
+        }
+
+        StepResult result = Compute(run, accepted, source!);
+        if (pushed is not null)
+        {
+            result.InputSha256 = UnsafeByteOperations.UnsafeWrap(SHA256.HashData(pushed.Output.Data.Span));
+            result.InputSignature = pushed.Signature;
+        }
+
+        if (accepted.PushOutput)
+        {
+            int next = accepted.HopIndex + 1;
+            if (!run.Links.TryGetValue(next, out PushLink? link))
+            {
+                SessionTicket ticket = guard.Ticket;
+                link = new PushLink(_host, ticket.Route[next].Peer, ticket.AddressesOf(next), _maxFrameBytes, _logger);
+                run.Links[next] = link;
+            }
+
+            // The next hop's step waits on this; the client's copy of the result follows.
+            await link.PushAsync(OutputSignatures.CreatePush(result, result.Output), Options.PushTimeout, cancellationToken).ConfigureAwait(false);
+        }
+
+        return new InferenceMessage { StepResult = result };
+    }
+
+    /// <summary>The pushed input the step awaits, or null when it does not come within <see cref="BlockServerOptions.PushTimeout"/>.</summary>
+    private async Task<PushedOutput?> AwaitPushAsync(PushInbox inbox, AcceptedStep accepted, CancellationToken cancellationToken)
+    {
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        wait.CancelAfter(Options.PushTimeout);
+        try
+        {
+            PushedOutput? pushed = await inbox.TakeAsync((uint)accepted.StepIndex, wait.Token).ConfigureAwait(false);
+            return pushed is not null && pushed.Output.Shape[0] == (uint)accepted.TokenCount ? pushed : null;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return null;
+        }
+    }
+
+    private StepResult Compute(SessionRun run, AcceptedStep accepted, Tensor source)
+    {
+        SpanSession session = run.Sessions[accepted.HopIndex];
         int hidden = _source.Config.HiddenSize;
         int length = accepted.TokenCount * hidden;
         float[] input = ArrayPool<float>.Shared.Rent(length);
@@ -344,17 +416,16 @@ public sealed class BlockServer : IAsyncDisposable
                 session.TruncateTo(truncate);
             }
 
-            TensorCodec.CopyTo(step.Input, input.AsSpan(0, length));
+            TensorCodec.CopyTo(source, input.AsSpan(0, length));
             session.Prefill(input.AsSpan(0, length), output.AsSpan(0, length));
             float computeMs = (float)clock.Elapsed.TotalMilliseconds;
             Tensor tensor = TensorCodec.Create(output.AsSpan(0, length), accepted.TokenCount, hidden);
-            StepResult result = OutputSignatures.CreateResult(
-                _host.Options.Identity, guard.Ticket.SessionId, (uint)accepted.StepIndex, (uint)accepted.HopIndex, tensor, computeMs, includeOutput: true);
-            return new InferenceMessage { StepResult = result };
+            return OutputSignatures.CreateResult(
+                _host.Options.Identity, run.Guard.Ticket.SessionId, (uint)accepted.StepIndex, (uint)accepted.HopIndex, tensor, computeMs, includeOutput: true);
         }
         catch (Exception ex) when (ex is KvCacheFullException or ArgumentException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
         {
-            ServingLog.ComputeFailed(_logger, sessionName, ex);
+            ServingLog.ComputeFailed(_logger, run.Name, ex);
             throw new SwarmProtocolException(ErrorCode.Internal, $"The step could not be computed: {ex.Message}", ex);
         }
         finally
@@ -362,6 +433,54 @@ public sealed class BlockServer : IAsyncDisposable
             ArrayPool<float>.Shared.Return(input);
             ArrayPool<float>.Shared.Return(output);
         }
+    }
+
+    /// <summary>
+    /// Reads <c>PushedOutput</c> frames a previous hop sends on a stream it opened to us, and hands each checked one
+    /// to the inbox of the hop it feeds. A refused push is answered with an Error and ends the stream.
+    /// </summary>
+    private async Task ReceivePushesAsync(FrameChannel channel, PushedOutput first, PeerId sender, CancellationToken cancellationToken)
+    {
+        PushedOutput? pushed = first;
+        while (pushed is not null)
+        {
+            SessionRejection? refusal = Deliver(pushed, sender);
+            if (refusal is not null)
+            {
+                ServingLog.PushRefused(_logger, sender.ShortString, refusal.ToString());
+                await channel.WriteAsync(new InferenceMessage { Error = refusal.ToError() }, cancellationToken).ConfigureAwait(false);
+                await channel.CompleteAsync().ConfigureAwait(false);
+                return;
+            }
+
+            InferenceMessage? next = await ReadIdleAsync(channel, cancellationToken).ConfigureAwait(false);
+            if (next is null || next.CloseSession is not null)
+            {
+                return;
+            }
+
+            pushed = next.PushedOutput ?? throw new SwarmProtocolException(ErrorCode.Malformed, $"A push stream carries PushedOutput frames, got {next.BodyCase}.");
+        }
+    }
+
+    private SessionRejection? Deliver(PushedOutput pushed, PeerId sender)
+    {
+        PushTarget? target = null;
+        if (SessionId.TryFromBytes(pushed.SessionId.Span, out SessionId sessionId))
+        {
+            lock (_lock)
+            {
+                _pushTargets.TryGetValue(sessionId, out target);
+            }
+        }
+
+        if (target is null)
+        {
+            return new SessionRejection(ErrorCode.StepForOtherSession, "Pushed output names no session open on this server.");
+        }
+
+        (int hop, SessionRejection? rejection) = target.Guard.CheckIncomingPush(pushed, sender);
+        return rejection ?? target.Inboxes[hop].Offer(pushed);
     }
 
     private SessionRejection? Admit(SessionTicket ticket)
@@ -428,6 +547,23 @@ public sealed class BlockServer : IAsyncDisposable
 
     private static async Task SendErrorAsync(FrameChannel channel, ErrorCode code, string message, CancellationToken cancellationToken) =>
         await channel.WriteAsync(new InferenceMessage { Error = new Error { Code = code, Message = message } }, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>What the push streams of an open session reach: its guard (for the ticket) and its hops' inboxes.</summary>
+    private sealed record PushTarget(SessionGuard Guard, IReadOnlyDictionary<int, PushInbox> Inboxes);
+
+    /// <summary>One session's state on its stream: guard, a KV session per hop, push inboxes and links.</summary>
+    private sealed class SessionRun(SessionGuard guard, string name)
+    {
+        public SessionGuard Guard { get; } = guard;
+
+        public string Name { get; } = name;
+
+        public Dictionary<int, SpanSession> Sessions { get; } = [];
+
+        public Dictionary<int, PushInbox> Inboxes { get; } = [];
+
+        public Dictionary<int, PushLink> Links { get; } = [];
+    }
 
     private static async Task TrySendAsync(FrameChannel channel, InferenceMessage message)
     {

@@ -20,6 +20,13 @@ public sealed record BlockServerOptions(BlockSpan Span)
     /// <summary>How long a graceful shutdown lets running sessions finish.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long a step whose input is pushed waits for it, and how long a push to the next hop may take. Shorter
+    /// than a client's step timeout, so that when a hop before this one fails the client hears PUSH_TIMED_OUT from
+    /// this hop (which undid the step) rather than banning it for silence.
+    /// </summary>
+    public TimeSpan PushTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Free text shown to clients (at most 64 UTF-8 bytes).</summary>
     public string PublicName { get; init; } = "";
 }

@@ -28,4 +28,10 @@ internal static partial class ServingLog
 
     [LoggerMessage(EventId = 2507, Level = LogLevel.Error, Message = "Session {SessionId} failed while computing")]
     public static partial void ComputeFailed(ILogger logger, string sessionId, Exception exception);
+
+    [LoggerMessage(EventId = 2508, Level = LogLevel.Warning, Message = "Push to next hop {Peer} failed: {Reason}")]
+    public static partial void PushFailed(ILogger logger, string peer, string reason);
+
+    [LoggerMessage(EventId = 2509, Level = LogLevel.Information, Message = "Refused an output pushed by {Peer}: {Rejection}")]
+    public static partial void PushRefused(ILogger logger, string peer, string rejection);
 }

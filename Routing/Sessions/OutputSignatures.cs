@@ -95,6 +95,10 @@ public static class OutputSignatures
         return Verify(sender, sessionId, pushed.StepIndex, pushed.FromHopIndex, digest, pushed.Signature.Span);
     }
 
+    /// <summary>True when <paramref name="signature"/> is <paramref name="server"/>'s output signature over <paramref name="digest"/> for that session, step and hop.</summary>
+    public static bool VerifyDigest(PeerId server, SessionId sessionId, uint stepIndex, uint hopIndex, ReadOnlySpan<byte> digest, ReadOnlySpan<byte> signature) =>
+        digest.Length == TensorCodec.DigestLength && signature.Length == SessionSignatures.SignatureLength && Verify(server, sessionId, stepIndex, hopIndex, digest, signature);
+
     private static bool Verify(PeerId server, SessionId sessionId, uint stepIndex, uint hopIndex, ReadOnlySpan<byte> digest, ReadOnlySpan<byte> signature)
     {
         ArgumentNullException.ThrowIfNull(server);

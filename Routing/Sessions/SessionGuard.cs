@@ -146,6 +146,69 @@ public sealed class SessionGuard
     }
 
     /// <summary>
+    /// Checks an output pushed by <paramref name="remotePeer"/> as it arrives, before any step awaits it: the ticket
+    /// allows push, the receiving hop (<c>from_hop_index + 1</c>) is this server's, the sender is the peer the ticket
+    /// names as hop <c>from_hop_index</c>, the tensor has this model's shape, and the sender signed it. Reads only the
+    /// ticket, so the stream that carries pushes may call it while the session's own stream runs steps.
+    /// </summary>
+    /// <returns>The receiving hop index, or the rejection.</returns>
+    public (int HopIndex, SessionRejection? Rejection) CheckIncomingPush(PushedOutput pushed, PeerId remotePeer)
+    {
+        ArgumentNullException.ThrowIfNull(pushed);
+        ArgumentNullException.ThrowIfNull(remotePeer);
+        if (!Ticket.SessionId.Matches(pushed.SessionId.Span))
+        {
+            return (-1, new SessionRejection(ErrorCode.StepForOtherSession, $"Pushed output names session {Hex(pushed.SessionId.Span)}; expected {Ticket.SessionId}."));
+        }
+
+        if (!Ticket.AllowPush)
+        {
+            return (-1, new SessionRejection(ErrorCode.PushNotAllowed, "The ticket does not allow server-to-server push."));
+        }
+
+        long hopIndex = (long)pushed.FromHopIndex + 1;
+        if (hopIndex >= Ticket.Route.Count || Ticket.Route[(int)hopIndex].Peer != _server)
+        {
+            return (-1, new SessionRejection(ErrorCode.HopNotThisServer, $"Pushed output goes to hop {hopIndex}, which this server does not run."));
+        }
+
+        PeerId previous = Ticket.Route[(int)pushed.FromHopIndex].Peer;
+        if (remotePeer != previous)
+        {
+            return (-1, new SessionRejection(ErrorCode.PushSignatureInvalid, $"Output was pushed by {remotePeer}; the ticket names {previous} as hop {pushed.FromHopIndex}."));
+        }
+
+        try
+        {
+            if (pushed.Output is null)
+            {
+                return (-1, new SessionRejection(ErrorCode.Malformed, "Pushed output carries no tensor."));
+            }
+
+            TensorCodec.Validate(pushed.Output, _hiddenSize, _maxTokensPerStep);
+        }
+        catch (SwarmProtocolException ex)
+        {
+            return (-1, new SessionRejection(ex.Code, ex.Message));
+        }
+
+        return OutputSignatures.VerifyPush(previous, Ticket.SessionId, pushed)
+            ? ((int)hopIndex, null)
+            : (-1, new SessionRejection(ErrorCode.PushSignatureInvalid, $"Pushed output is not signed by hop {pushed.FromHopIndex} ({previous})."));
+    }
+
+    /// <summary>
+    /// Puts hop <paramref name="step"/>'s position back to <paramref name="previousPosition"/> after an accepted step
+    /// did not run (its pushed input never came). The sequence number stays spent.
+    /// </summary>
+    public void Undo(AcceptedStep step, int previousPosition)
+    {
+        ArgumentNullException.ThrowIfNull(step);
+        ArgumentOutOfRangeException.ThrowIfNegative(previousPosition);
+        _positions[step.HopIndex] = previousPosition;
+    }
+
+    /// <summary>
     /// Checks an output pushed by <paramref name="remotePeer"/> for a step that awaits it: it must come from the
     /// peer the ticket names as the previous hop, for the same step, signed by that peer, with the announced shape.
     /// </summary>

@@ -1,6 +1,7 @@
 using Google.Protobuf;
 using P2PSwarm.Inference.Onnx;
 using P2PSwarm.Node.Identity;
+using P2PSwarm.Node.Multiformats;
 using P2PSwarm.Routing.Protocol;
 using P2PSwarm.Routing.Protocol.Proto;
 using ProtoTicket = P2PSwarm.Routing.Protocol.Proto.SessionTicketBody;
@@ -27,6 +28,18 @@ public sealed record SessionTicket(
     public const int MaxHops = 64;
 
     public const int MaxModelIdLength = 256;
+
+    /// <summary>Most addresses a ticket carries for one hop.</summary>
+    public const int MaxAddressesPerHop = 8;
+
+    /// <summary>
+    /// Per route hop, where the client reached that hop's server (may be empty). With <see cref="AllowPush"/> a
+    /// server dials its next hop at these addresses; the dial proves the peer id, so a wrong address only fails.
+    /// </summary>
+    public IReadOnlyList<IReadOnlyList<Multiaddress>> HopAddresses { get; init; } = [];
+
+    /// <summary>The addresses the ticket gives for hop <paramref name="hopIndex"/> (empty when it gives none).</summary>
+    public IReadOnlyList<Multiaddress> AddressesOf(int hopIndex) => hopIndex < HopAddresses.Count ? HopAddresses[hopIndex] : [];
 
     public PeerId ClientPeerId => PeerId.FromPublicKey(ClientPublicKey);
 
@@ -59,14 +72,21 @@ public sealed record SessionTicket(
             ClientPublicKey = UnsafeByteOperations.UnsafeWrap(ClientPublicKey.ToProtobuf()),
             AllowPush = AllowPush,
         };
-        foreach (RouteHop hop in Route)
+        for (int i = 0; i < Route.Count; i++)
         {
-            proto.Route.Add(new TicketHop
+            RouteHop hop = Route[i];
+            var wire = new TicketHop
             {
                 PeerId = UnsafeByteOperations.UnsafeWrap(hop.Peer.ToBytes()),
                 Start = (uint)hop.Blocks.Start,
                 End = (uint)hop.Blocks.End,
-            });
+            };
+            foreach (Multiaddress address in AddressesOf(i).Take(MaxAddressesPerHop))
+            {
+                wire.Addrs.Add(UnsafeByteOperations.UnsafeWrap(address.Bytes));
+            }
+
+            proto.Route.Add(wire);
         }
 
         return proto;
@@ -117,6 +137,7 @@ public sealed record SessionTicket(
         }
 
         var route = new RouteHop[proto.Route.Count];
+        var addresses = new IReadOnlyList<Multiaddress>[proto.Route.Count];
         for (int i = 0; i < route.Length; i++)
         {
             TicketHop hop = proto.Route[i];
@@ -136,6 +157,7 @@ public sealed record SessionTicket(
             }
 
             route[i] = new RouteHop(peer, new BlockSpan((int)hop.Start, (int)hop.End));
+            addresses[i] = ReadAddresses(hop, i);
         }
 
         return new SessionTicket(
@@ -146,7 +168,31 @@ public sealed record SessionTicket(
             DateTimeOffset.FromUnixTimeMilliseconds(Math.Clamp(proto.ExpiresAtUnixMs, 0, DateTimeOffset.MaxValue.ToUnixTimeMilliseconds())),
             ReadKey(proto.SessionPublicKey, "session"),
             ReadKey(proto.ClientPublicKey, "client"),
-            proto.AllowPush);
+            proto.AllowPush)
+        {
+            HopAddresses = addresses,
+        };
+    }
+
+    private static Multiaddress[] ReadAddresses(TicketHop hop, int index)
+    {
+        if (hop.Addrs.Count > MaxAddressesPerHop)
+        {
+            throw Malformed($"Ticket hop {index} carries {hop.Addrs.Count} addresses; the limit is {MaxAddressesPerHop}.");
+        }
+
+        var addresses = new Multiaddress[hop.Addrs.Count];
+        for (int i = 0; i < addresses.Length; i++)
+        {
+            if (!Multiaddress.TryDecode(hop.Addrs[i].Span, out Multiaddress? address))
+            {
+                throw Malformed($"Ticket hop {index} address {i} is not a binary multiaddr.");
+            }
+
+            addresses[i] = address;
+        }
+
+        return addresses;
     }
 
     private static PublicKey ReadKey(ByteString bytes, string which) =>

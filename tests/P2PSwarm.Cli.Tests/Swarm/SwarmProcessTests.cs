@@ -59,6 +59,55 @@ public sealed class SwarmProcessTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Push_on_and_off_both_give_the_tokens_of_local_generation()
+    {
+        string a = await StartServerAsync("0-3", "a");
+        string b = await StartServerAsync("3-6", "b");
+        string c = await StartServerAsync("6-8", "c");
+        string[] local = await TokenIdsAsync(await RunAsync(["generate", "--local", "--model", _model, "--prompt", Prompt, "--max-tokens", "16", "--json"]));
+
+        foreach (string[] mode in new[] { Array.Empty<string>(), ["--no-push"] })
+        {
+            using JsonDocument swarm = JsonDocument.Parse(await RunAsync(["generate", "--model", _model, "--prompt", Prompt, "--max-tokens", "16", "--json", .. mode, "--initial-peers", a, b, c]));
+            Assert.Equal(local, Ids(swarm));
+            Assert.Equal(mode.Length == 0, swarm.RootElement.GetProperty("push").GetBoolean());
+            Assert.Equal(3, swarm.RootElement.GetProperty("route").GetArrayLength());
+            Assert.Equal(0, swarm.RootElement.GetProperty("reroutes").GetProperty("count").GetInt32());
+        }
+    }
+
+    [Fact]
+    public async Task With_push_a_SIGKILLed_middle_server_is_rerouted_and_the_tokens_stay_the_same()
+    {
+        string a = await StartServerAsync("0-3", "a");
+        string b = await StartServerAsync("3-6", "b");
+        string c = await StartServerAsync("6-8", "c");
+        string spare = await StartServerAsync("3-6", "spare");
+        string[] local = await TokenIdsAsync(await RunAsync(["generate", "--local", "--model", _model, "--prompt", Prompt, "--max-tokens", "24", "--json"]));
+
+        Process client = Start(["generate", "--model", _model, "--prompt", Prompt, "--max-tokens", "24", "--json", "--trace", "--initial-peers", a, b, c, spare]);
+        Task<string> output = client.StandardOutput.ReadToEndAsync();
+        string? killed = null;
+        while (await client.StandardError.ReadLineAsync() is { } line)
+        {
+            if (killed is null && line.StartsWith("token 4:", StringComparison.Ordinal))
+            {
+                // Kill whichever server computed the middle blocks of this token: its outputs were being pushed on to c.
+                killed = line.Split(" -> ")[1].StartsWith("spare [", StringComparison.Ordinal) ? "spare" : "b";
+                _servers[killed == "spare" ? 3 : 1].Kill();
+            }
+        }
+
+        await client.WaitForExitAsync();
+        Assert.Equal(0, client.ExitCode);
+        Assert.NotNull(killed);
+        using JsonDocument failover = JsonDocument.Parse(await output);
+        Assert.True(failover.RootElement.GetProperty("push").GetBoolean());
+        Assert.Equal(local, Ids(failover));
+        Assert.True(failover.RootElement.GetProperty("reroutes").GetProperty("count").GetInt32() >= 1);
+    }
+
+    [Fact]
     public async Task A_server_that_hangs_SIGSTOP_is_banned_after_the_step_timeout_and_rerouted()
     {
         string a = await StartServerAsync("0-4", "a");

@@ -10,7 +10,7 @@ using P2PSwarm.Routing.Sessions;
 
 namespace P2PSwarm.Routing.Tests.Generation;
 
-/// <summary>Hostile clients against a real <see cref="Serving.BlockServer"/>: each is refused with a reason, and an honest session beside them is unaffected.</summary>
+/// <summary>Hostile clients against a real <see cref="Routing.Serving.BlockServer"/>: each is refused with a reason, and an honest session beside them is unaffected.</summary>
 public sealed class BlockServerSecurityTests(TinySwarmModel model) : IClassFixture<TinySwarmModel>
 {
     private const int Hidden = 128;

@@ -1,6 +1,7 @@
 using Google.Protobuf;
 using P2PSwarm.Inference.Onnx;
 using P2PSwarm.Node.Identity;
+using P2PSwarm.Node.Multiformats;
 using P2PSwarm.Routing.Protocol.Proto;
 using P2PSwarm.Routing.Sessions;
 
@@ -133,6 +134,30 @@ public sealed class TicketValidatorTests
         using var f = new SessionFixture();
         var open = new OpenSession { Ticket = ByteString.CopyFrom(new byte[SessionTicket.MaxEncodedBytes + 1]), Signature = ByteString.CopyFrom(new byte[64]) };
 
+        AssertRejected(ErrorCode.Malformed, f.ValidatorFor(0).Validate(open, f.Client.PeerId));
+    }
+
+    [Fact]
+    public void Hop_addresses_travel_in_the_signed_ticket_and_more_than_eight_per_hop_are_malformed()
+    {
+        using var f = new SessionFixture(allowPush: true);
+        Multiaddress next = Multiaddress.Parse($"/ip4/127.0.0.1/tcp/4001/p2p/{f.Servers[1].PeerId}");
+        SessionTicket withAddresses = f.Ticket with { HopAddresses = [[], [next], []] };
+
+        TicketValidation accepted = f.ValidatorFor(0).Validate(withAddresses.Sign(f.Client), f.Client.PeerId);
+
+        Assert.True(accepted.IsAccepted, accepted.Rejection?.ToString());
+        Assert.Equal([next], accepted.Ticket!.AddressesOf(1));
+        Assert.Empty(accepted.Ticket.AddressesOf(0));
+
+        SessionTicketBody body = f.Ticket.ToProto();
+        for (int i = 0; i <= SessionTicket.MaxAddressesPerHop; i++)
+        {
+            body.Route[1].Addrs.Add(ByteString.CopyFrom(next.Bytes.Span));
+        }
+
+        byte[] encoded = body.ToByteArray();
+        var open = new OpenSession { Ticket = ByteString.CopyFrom(encoded), Signature = ByteString.CopyFrom(f.Client.Sign(SessionSignatures.TicketSignedBytes(encoded))) };
         AssertRejected(ErrorCode.Malformed, f.ValidatorFor(0).Validate(open, f.Client.PeerId));
     }
 

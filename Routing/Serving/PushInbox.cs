@@ -1,0 +1,88 @@
+using P2PSwarm.Routing.Protocol.Proto;
+using P2PSwarm.Routing.Sessions;
+
+namespace P2PSwarm.Routing.Serving;
+
+/// <summary>
+/// Where the previous hop's pushed outputs wait for one hop of one session. Pushes and steps come on different
+/// streams and either may arrive first, so the inbox holds at most one checked output until the step that needs it
+/// takes it. Step indices of pushed outputs only grow: an output for a step at or below one already pushed is a
+/// replay and is refused. Thread-safe: the pushing stream offers, the session's stream takes.
+/// </summary>
+internal sealed class PushInbox
+{
+    private readonly Lock _lock = new();
+    private PushedOutput? _pending;
+    private long _lastStepIndex = -1;
+    private TaskCompletionSource<PushedOutput>? _waiter;
+    private uint _waitedStepIndex;
+
+    /// <summary>Holds <paramref name="pushed"/> (already checked by the guard) for its step, or says why not.</summary>
+    public SessionRejection? Offer(PushedOutput pushed)
+    {
+        ArgumentNullException.ThrowIfNull(pushed);
+        TaskCompletionSource<PushedOutput>? deliver = null;
+        lock (_lock)
+        {
+            if (pushed.StepIndex <= _lastStepIndex)
+            {
+                return new SessionRejection(ErrorCode.StepReplayed, $"Pushed output for step {pushed.StepIndex} is not above the last pushed step {_lastStepIndex}.");
+            }
+
+            _lastStepIndex = pushed.StepIndex;
+            if (_waiter is not null && _waitedStepIndex == pushed.StepIndex)
+            {
+                deliver = _waiter;
+                _waiter = null;
+                _pending = null;
+            }
+            else
+            {
+                // A newer output replaces one no step took (its step was given up on).
+                _pending = pushed;
+            }
+        }
+
+        deliver?.TrySetResult(pushed);
+        return null;
+    }
+
+    /// <summary>The pushed output for step <paramref name="stepIndex"/>, once it is here; null if a later step's output came instead.</summary>
+    public async Task<PushedOutput?> TakeAsync(uint stepIndex, CancellationToken cancellationToken)
+    {
+        TaskCompletionSource<PushedOutput> waiter;
+        lock (_lock)
+        {
+            if (_pending is { } pending && pending.StepIndex >= stepIndex)
+            {
+                _pending = null;
+                return pending.StepIndex == stepIndex ? pending : null;
+            }
+
+            _pending = null;
+            if (_lastStepIndex >= stepIndex)
+            {
+                return null;
+            }
+
+            waiter = new TaskCompletionSource<PushedOutput>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _waiter = waiter;
+            _waitedStepIndex = stepIndex;
+        }
+
+        try
+        {
+            return await waiter.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                if (ReferenceEquals(_waiter, waiter))
+                {
+                    _waiter = null;
+                }
+            }
+        }
+    }
+}

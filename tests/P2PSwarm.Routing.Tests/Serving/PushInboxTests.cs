@@ -1,0 +1,77 @@
+using P2PSwarm.Routing.Protocol.Proto;
+using P2PSwarm.Routing.Serving;
+
+namespace P2PSwarm.Routing.Tests.Serving;
+
+public sealed class PushInboxTests
+{
+    [Fact]
+    public async Task A_push_that_comes_before_its_step_is_held_and_taken()
+    {
+        var inbox = new PushInbox();
+        PushedOutput pushed = Pushed(3);
+
+        Assert.Null(inbox.Offer(pushed));
+
+        Assert.Same(pushed, await inbox.TakeAsync(3, Timeout()));
+    }
+
+    [Fact]
+    public async Task A_step_that_waits_gets_the_push_when_it_comes()
+    {
+        var inbox = new PushInbox();
+        Task<PushedOutput?> waiting = inbox.TakeAsync(5, Timeout());
+        Assert.False(waiting.IsCompleted);
+
+        PushedOutput pushed = Pushed(5);
+        Assert.Null(inbox.Offer(pushed));
+
+        Assert.Same(pushed, await waiting);
+    }
+
+    [Fact]
+    public async Task A_push_for_a_step_at_or_below_one_already_pushed_is_a_replay()
+    {
+        var inbox = new PushInbox();
+        Assert.Null(inbox.Offer(Pushed(2)));
+        await inbox.TakeAsync(2, Timeout());
+
+        Assert.Equal(ErrorCode.StepReplayed, inbox.Offer(Pushed(2))?.Code);
+        Assert.Equal(ErrorCode.StepReplayed, inbox.Offer(Pushed(1))?.Code);
+        Assert.Null(inbox.Offer(Pushed(3)));
+    }
+
+    [Fact]
+    public async Task A_push_nobody_took_is_dropped_for_a_later_step_and_a_later_push_is_not_given_to_an_earlier_step()
+    {
+        var inbox = new PushInbox();
+        Assert.Null(inbox.Offer(Pushed(1)));
+
+        // Step 1 was given up on; step 2 waits for its own push, not the stale one.
+        Task<PushedOutput?> two = inbox.TakeAsync(2, Timeout());
+        Assert.False(two.IsCompleted);
+        PushedOutput second = Pushed(2);
+        Assert.Null(inbox.Offer(second));
+        Assert.Same(second, await two);
+
+        Assert.Null(inbox.Offer(Pushed(4)));
+        Assert.Null(await inbox.TakeAsync(3, Timeout()));
+    }
+
+    [Fact]
+    public async Task A_wait_ends_with_its_token()
+    {
+        var inbox = new PushInbox();
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(50));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => inbox.TakeAsync(0, cancel.Token));
+
+        // The cancelled wait leaves nothing behind: a push for step 0 is still taken by the next wait.
+        Assert.Null(inbox.Offer(Pushed(0)));
+        Assert.NotNull(await inbox.TakeAsync(0, Timeout()));
+    }
+
+    private static PushedOutput Pushed(uint stepIndex) => new() { StepIndex = stepIndex };
+
+    private static CancellationToken Timeout() => new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token;
+}
