@@ -5,10 +5,10 @@ using P2PSwarm.Cli.Networking;
 using P2PSwarm.Inference;
 using P2PSwarm.Inference.Checkpoints;
 using P2PSwarm.Inference.Onnx;
-using Microsoft.Extensions.Logging;
 using P2PSwarm.Node.Dht.Network;
 using P2PSwarm.Node.Identity;
 using P2PSwarm.Routing.Announce;
+using P2PSwarm.Routing.Planning;
 using P2PSwarm.Routing.Serving;
 
 namespace P2PSwarm.Cli.Commands;
@@ -21,8 +21,21 @@ internal static class ServeCommand
         var model = new Option<string>("--model") { Description = "Checkpoint directory (config.json, safetensors, tokenizer).", Required = true };
         var blocks = new Option<string>("--blocks")
         {
-            Description = "Blocks to serve, half-open: 20-40 serves blocks 20..39 (block 40 is not included).",
-            Required = true,
+            Description = "Blocks to serve, half-open: 20-40 serves blocks 20..39 (block 40 is not included). Omitted: the server takes --num-blocks blocks where the swarm is weakest and moves when that balances the swarm better.",
+        };
+        var numBlocks = new Option<int?>("--num-blocks")
+        {
+            Description = "Without --blocks: how many blocks to hold. Default: as many as fit in half of the memory available now (weights in --quant plus KV cache for --cache-tokens), at most the whole model.",
+        };
+        var rebalanceInterval = new Option<double>("--rebalance-interval")
+        {
+            Description = "Without --blocks: mean seconds between checks whether moving would balance the swarm better.",
+            DefaultValueFactory = _ => 120,
+        };
+        var balanceQuality = new Option<double>("--balance-quality")
+        {
+            Description = "Without --blocks: move only if the swarm's weakest block throughput would grow by more than 1/this (0.75: by a third).",
+            DefaultValueFactory = _ => 0.75,
         };
         var quant = new Option<string>("--quant") { Description = "Span weights: none (fp32), int8 or int4.", DefaultValueFactory = _ => "none" };
         quant.AcceptOnlyFromAmong("none", "int8", "int4");
@@ -37,15 +50,35 @@ internal static class ServeCommand
         var logLevel = NodeOptions.LogLevel();
         var command = new Command(
             "serve",
-            "Serve blocks [a, b) of a model to the swarm. Prints its full multiaddrs (with /p2p/) one per line, then 'ONLINE serving blocks a-b of <model id>' when it takes sessions; Ctrl+C drains running sessions and stops.")
+            "Serve blocks [a, b) of a model to the swarm. Prints its full multiaddrs (with /p2p/) one per line, then 'ONLINE serving blocks a-b of <model id>' when it takes sessions (and 'MOVING from blocks a-b to c-d: ...' before a move); Ctrl+C announces OFFLINE, drains running sessions and stops.")
         {
-            model, blocks, quant, listen, publicName, maxSessions, cacheTokens, idleTimeout, identity, initialPeers, lan, logLevel,
+            model, blocks, numBlocks, rebalanceInterval, balanceQuality, quant, listen, publicName, maxSessions, cacheTokens, idleTimeout, identity, initialPeers, lan, logLevel,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            if (!TryParseBlocks(parse.GetValue(blocks)!, out var start, out var end))
+            string? blocksText = parse.GetValue(blocks);
+            int start = 0, end = 0;
+            if (blocksText is not null && !TryParseBlocks(blocksText, out start, out end))
             {
-                await console.Error.WriteLineAsync($"error: --blocks '{parse.GetValue(blocks)}' is not a-b with 0 <= a < b (half-open).");
+                await console.Error.WriteLineAsync($"error: --blocks '{blocksText}' is not a-b with 0 <= a < b (half-open).");
+                return 1;
+            }
+
+            if (blocksText is not null && parse.GetValue(numBlocks) is not null)
+            {
+                await console.Error.WriteLineAsync("error: give --blocks or --num-blocks, not both.");
+                return 1;
+            }
+
+            if (parse.GetValue(numBlocks) is <= 0)
+            {
+                await console.Error.WriteLineAsync("error: --num-blocks must be at least 1.");
+                return 1;
+            }
+
+            if (parse.GetValue(rebalanceInterval) <= 0 || parse.GetValue(balanceQuality) < 0)
+            {
+                await console.Error.WriteLineAsync("error: --rebalance-interval must be positive and --balance-quality not negative.");
                 return 1;
             }
 
@@ -78,9 +111,18 @@ internal static class ServeCommand
             using (key)
             using (var loggerFactory = NodeOptions.CreateLoggerFactory(console, parse.GetValue(logLevel)))
             {
-                if (end > checkpoint.Config.NumHiddenLayers)
+                int modelBlocks = checkpoint.Config.NumHiddenLayers;
+                var quantization = SpanQuantizationNames.Parse(parse.GetValue(quant)!);
+                bool automatic = blocksText is null;
+                if (automatic)
                 {
-                    await console.Error.WriteLineAsync($"error: --blocks {start}-{end} reaches past the model's {checkpoint.Config.NumHiddenLayers} blocks.");
+                    int count = parse.GetValue(numBlocks)
+                        ?? BlockBudget.BlockCountFor(checkpoint.Config, quantization, parse.GetValue(cacheTokens), BlockBudget.AvailableMemoryBytes());
+                    (start, end) = (0, Math.Min(count, modelBlocks));
+                }
+                else if (end > modelBlocks)
+                {
+                    await console.Error.WriteLineAsync($"error: --blocks {start}-{end} reaches past the model's {modelBlocks} blocks.");
                     return 1;
                 }
 
@@ -104,53 +146,51 @@ internal static class ServeCommand
                 }
 
                 await console.Out.FlushAsync(CancellationToken.None);
-                var options = new BlockServerOptions(new BlockSpan(start, end))
+                var options = new SwarmPresenceOptions(new BlockServerOptions(new BlockSpan(start, end))
                 {
-                    Quantization = SpanQuantizationNames.Parse(parse.GetValue(quant)!),
+                    Quantization = quantization,
                     PublicName = parse.GetValue(publicName) ?? "",
                     MaxSessions = parse.GetValue(maxSessions),
                     CacheTokens = parse.GetValue(cacheTokens),
                     IdleTimeout = TimeSpan.FromSeconds(parse.GetValue(idleTimeout)),
+                })
+                {
+                    AutomaticPlacement = automatic,
+                    RebalanceInterval = TimeSpan.FromSeconds(parse.GetValue(rebalanceInterval)),
+                    BalanceQuality = parse.GetValue(balanceQuality),
                 };
-                BlockServer server;
+                await using var presence = new SwarmPresence(
+                    host,
+                    session.Dht,
+                    checkpoint,
+                    modelId,
+                    options,
+                    new SpanGraphCache(),
+                    bootstrap,
+                    line =>
+                    {
+                        console.Out.WriteLine(line);
+                        console.Out.Flush();
+                    },
+                    loggerFactory);
                 try
                 {
-                    server = BlockServer.Start(host, checkpoint, modelId, options, new SpanGraphCache(), loggerFactory);
+                    await session.WaitForLanPeersAsync(DhtSession.LanDiscoveryWait, cancellationToken);
+                    await presence.StartAsync(cancellationToken);
                 }
                 catch (Exception e) when (e is CheckpointException or IOException or ArgumentException)
                 {
                     await console.Error.WriteLineAsync($"error: {e.Message}");
                     return 1;
                 }
-
-                await using (server)
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
                 {
-                    await session.WaitForLanPeersAsync(DhtSession.LanDiscoveryWait, cancellationToken);
-                    var announcer = new BlockAnnouncer(session.Dht, server, loggerFactory.CreateLogger<BlockAnnouncer>());
-                    await announcer.AnnounceAsync(cancellationToken);
-                    await console.Out.WriteLineAsync($"ONLINE serving blocks {start}-{end} of {modelId}");
-                    await console.Out.FlushAsync(CancellationToken.None);
-                    try
-                    {
-                        await announcer.RunAsync(cancellationToken);
-                    }
-                    catch (OperationCanceledException)
-                    {
-                        // Ctrl+C: drain below.
-                    }
-
-                    await server.StopAsync();
-                    using var offline = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-                    try
-                    {
-                        await announcer.AnnounceOfflineAsync(offline.Token);
-                    }
-                    catch (OperationCanceledException)
-                    {
-                        // The DHT did not take the OFFLINE record in time; it expires on its own.
-                    }
+                    return 0;
                 }
 
+                await presence.RunAsync(cancellationToken);
+                // Ctrl+C / SIGTERM: OFFLINE record first, so clients stop routing here, then drain.
+                await presence.StopAsync();
                 return 0;
             }
         });

@@ -8,6 +8,7 @@ using P2PSwarm.Node.Dht.Network;
 using P2PSwarm.Node.Identity;
 using P2PSwarm.Routing.Generation;
 using P2PSwarm.Routing.Planning;
+using P2PSwarm.Routing.Protocol.Proto;
 
 namespace P2PSwarm.Cli.Commands;
 
@@ -19,7 +20,7 @@ internal static class SwarmCommand
         var model = new Option<string>("--model") { Description = "Checkpoint directory (only config.json is read: model id and block count).", Required = true };
         var initialPeers = DhtOptions.InitialPeers();
         var lan = DhtOptions.Lan();
-        var status = new Command("status", "Show, per block, the ONLINE servers that answer (found through --initial-peers and the DHT's block provider records), their throughput, and whether the model is fully covered.")
+        var status = new Command("status", "Show, per block, the servers found through --initial-peers and the DHT's block provider records (state JOINING or ONLINE from their answer or their signed ServerInfo record, throughput, cache left), the servers whose record says OFFLINE, and whether the model is fully covered by ONLINE servers.")
         {
             model, initialPeers, lan,
         };
@@ -51,15 +52,20 @@ internal static class SwarmCommand
             await session.WaitForLanPeersAsync(DhtSession.LanDiscoveryWait, cancellationToken);
             var directory = new SwarmDirectory(session.Host, bootstrap);
             await directory.DiscoverAsync(session.Dht, modelId, blockCount, cancellationToken);
-            SwarmView view = await directory.QueryAsync(modelId, blockCount, new HashSet<PeerId>(), cancellationToken);
+            SwarmView view = await directory.QueryAsync(modelId, blockCount, new HashSet<PeerId>(), ServerState.Joining, cancellationToken);
+            var offline = directory.RecordedServers.Where(s => s.State == ServerState.Offline && view.Servers.All(v => v.Peer != s.Peer)).ToList();
 
-            await console.Out.WriteLineAsync($"{modelId}: {blockCount} blocks, {view.Servers.Count} servers online");
+            await console.Out.WriteLineAsync($"{modelId}: {blockCount} blocks, {view.Servers.Count(s => s.State == ServerState.Online)} servers online");
             for (int block = 0; block < blockCount; block++)
             {
-                var holders = view.Servers.Where(s => s.Span.Start <= block && block < s.Span.End)
-                    .Select(s => string.Create(CultureInfo.InvariantCulture, $"{s.DisplayName} ({s.Peer.ShortString}, {s.State.ToString().ToUpperInvariant()}, {s.ComputeTokensPerSecond:F0} tok/s/block, rtt {view.ClientRttMs(s.Peer) ?? 0:F1} ms)"))
-                    .ToList();
-                await console.Out.WriteLineAsync($"block {block}: {(holders.Count == 0 ? "MISSING" : string.Join("; ", holders))}");
+                var holders = view.Servers.Where(s => s.Span.Start <= block && block < s.Span.End).Select(s => Describe(s, view.ClientRttMs(s.Peer))).ToList();
+                bool served = view.Servers.Any(s => s.Span.Start <= block && block < s.Span.End && s.State == ServerState.Online);
+                await console.Out.WriteLineAsync($"block {block}: {(served ? "" : "MISSING ")}{string.Join("; ", holders)}".TrimEnd());
+            }
+
+            foreach (SwarmServer server in offline)
+            {
+                await console.Out.WriteLineAsync($"left the swarm: {server.DisplayName} ({server.Peer.ShortString}, OFFLINE, blocks {server.Span.Start}-{server.Span.End}, from its DHT record)");
             }
 
             var gaps = view.Gaps();
@@ -70,4 +76,9 @@ internal static class SwarmCommand
         });
         return new Command("swarm", "Inspect the swarm serving a model.") { status };
     }
+
+    /// <summary>One holder of a block: name, short id, state, throughput, free cache, RTT (none for a server known only from its JOINING record).</summary>
+    private static string Describe(SwarmServer server, double? rttMs) => string.Create(
+        CultureInfo.InvariantCulture,
+        $"{server.DisplayName} ({server.Peer.ShortString}, {server.State.ToString().ToUpperInvariant()}, {server.ComputeTokensPerSecond:F0} tok/s/block, cache {server.CacheTokensLeft} tokens left, {(rttMs is { } rtt ? $"rtt {rtt:F1} ms" : "DHT record only")})");
 }

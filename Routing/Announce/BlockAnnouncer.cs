@@ -1,76 +1,84 @@
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using P2PSwarm.Inference.Onnx;
 using P2PSwarm.Node.Dht.Network;
+using P2PSwarm.Node.Dht.Records;
+using P2PSwarm.Node.Identity;
 using P2PSwarm.Routing.Protocol;
 using P2PSwarm.Routing.Protocol.Proto;
-using P2PSwarm.Routing.Serving;
 
 namespace P2PSwarm.Routing.Announce;
 
 /// <summary>
-/// Puts a <see cref="BlockServer"/> on the DHT: a provider record under CIDv1(raw, sha2-256) of
+/// Puts a server on the DHT: a provider record under CIDv1(raw, sha2-256) of
 /// <c>p2pswarm/v1/&lt;model id&gt;/block/&lt;i&gt;</c> for every served block (so any libp2p DHT client finds block
-/// servers), and its signed ServerInfo record, refreshed every <see cref="Interval"/> with a short lifetime.
+/// servers), and its ServerInfo as a record at <c>/p2pswarm/server/&lt;peer id&gt;</c> signed by the server's identity,
+/// living <see cref="RecordLifetime"/> (three refresh intervals) so a vanished server drops out on its own.
 /// </summary>
 public sealed class BlockAnnouncer
 {
     private readonly DhtService _dht;
-    private readonly BlockServer _server;
+    private readonly IdentityKey _identity;
+    private readonly string _modelId;
     private readonly ILogger _logger;
+    private ulong _lastSequence;
 
-    public BlockAnnouncer(DhtService dht, BlockServer server, ILogger? logger = null)
+    public BlockAnnouncer(DhtService dht, IdentityKey identity, string modelId, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(dht);
-        ArgumentNullException.ThrowIfNull(server);
+        ArgumentNullException.ThrowIfNull(identity);
+        ArgumentException.ThrowIfNullOrEmpty(modelId);
         _dht = dht;
-        _server = server;
+        _identity = identity;
+        _modelId = modelId;
         _logger = logger ?? NullLogger.Instance;
     }
 
-    /// <summary>How often the ServerInfo record is republished; its lifetime is three times this.</summary>
+    /// <summary>How often the owner republishes; the ServerInfo record lives three times this.</summary>
     public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>Provides every served block and publishes the ServerInfo once; returns how many provider records reached at least one peer.</summary>
-    public async Task<int> AnnounceAsync(CancellationToken cancellationToken)
+    public TimeSpan RecordLifetime => Interval * 3;
+
+    /// <summary>Provides every block of <paramref name="span"/>; returns how many provider records reached at least one peer.</summary>
+    public async Task<int> ProvideAsync(BlockSpan span, CancellationToken cancellationToken)
     {
         int reached = 0;
-        for (int block = _server.Options.Span.Start; block < _server.Options.Span.End; block++)
+        for (int block = span.Start; block < span.End; block++)
         {
-            var result = await _dht.ProvideAsync(SwarmDhtKeys.BlockProviderCid(_server.ModelId, block), cancellationToken).ConfigureAwait(false);
+            var result = await _dht.ProvideAsync(SwarmDhtKeys.BlockProviderCid(_modelId, block), cancellationToken).ConfigureAwait(false);
             reached += result.Accepted > 0 ? 1 : 0;
         }
 
-        await PublishInfoAsync(_server.CreateInfo(), cancellationToken).ConfigureAwait(false);
-        AnnounceLog.Announced(_logger, _server.Options.Span.ToString(), reached);
+        AnnounceLog.Announced(_logger, span.ToString(), reached);
         return reached;
     }
 
-    /// <summary>Re-announces every <see cref="Interval"/> until cancelled.</summary>
-    public async Task RunAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Stops republishing the provider records of <paramref name="span"/> (after a move). Copies already stored by
+    /// other peers age out; a client that still finds this server through them reads its current span from its ServerInfo.
+    /// </summary>
+    public void Withdraw(BlockSpan span)
     {
-        using var timer = new PeriodicTimer(Interval);
-        try
+        for (int block = span.Start; block < span.End; block++)
         {
-            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
-            {
-                await AnnounceAsync(cancellationToken).ConfigureAwait(false);
-            }
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            // Shutdown.
+            _dht.ProvidedKeys.Remove(SwarmDhtKeys.BlockProviderCid(_modelId, block).Multihash.ToBytes());
         }
     }
 
-    /// <summary>Publishes the ServerInfo with state OFFLINE (graceful shutdown), so clients stop routing here before the record expires.</summary>
-    public async Task AnnounceOfflineAsync(CancellationToken cancellationToken)
+    /// <summary>Signs <paramref name="info"/> (its expiry set to the record's) and puts it at this server's record key.</summary>
+    public async Task PublishInfoAsync(ServerInfo info, CancellationToken cancellationToken)
     {
-        ServerInfo info = _server.CreateInfo();
-        info.State = ServerState.Offline;
-        await PublishInfoAsync(info, cancellationToken).ConfigureAwait(false);
+        ArgumentNullException.ThrowIfNull(info);
+        byte[] key = SwarmDhtKeys.ServerInfoRecordKey(_identity.PeerId);
+        DateTimeOffset now = DateTimeOffset.UtcNow;
+        DateTimeOffset expiresAt = now + RecordLifetime;
+        // Milliseconds since the epoch grow across restarts too; within one process a burst still gets increasing numbers.
+        ulong sequence = Math.Max((ulong)now.ToUnixTimeMilliseconds(), Interlocked.Read(ref _lastSequence) + 1);
+        Interlocked.Exchange(ref _lastSequence, sequence);
+        info.ExpiresAtUnixMs = expiresAt.ToUnixTimeMilliseconds();
+        byte[] value = SignedRecord.Create(_identity, key, sequence, expiresAt, info.ToByteArray()).Encode();
+        await _dht.PutValueAsync(key, value, cancellationToken).ConfigureAwait(false);
+        AnnounceLog.InfoPublished(_logger, info.State.ToString(), $"{info.SpanStart}-{info.SpanEnd}");
     }
-
-    private async Task PublishInfoAsync(ServerInfo info, CancellationToken cancellationToken) =>
-        await _dht.PublishRecordAsync(SwarmDhtKeys.ServerInfoRecordName, info.ToByteArray(), Interval * 3, cancellationToken).ConfigureAwait(false);
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using P2PSwarm.Node.Dht;
 using P2PSwarm.Node.Dht.Network;
+using P2PSwarm.Routing.Announce;
 using P2PSwarm.Node.Hosting;
 using P2PSwarm.Node.Identity;
 using P2PSwarm.Node.Multiformats;
@@ -13,12 +14,16 @@ namespace P2PSwarm.Routing.Generation;
 /// <summary>
 /// The servers a client knows how to reach, and the swarm view it builds from them: each is asked for its
 /// ServerInfo on <c>/p2pswarm/info/1.0.0</c> and pinged, all in parallel, each bounded by a timeout.
+/// <see cref="DiscoverAsync"/> also reads every found server's signed ServerInfo record from the DHT: a server whose
+/// record says OFFLINE (it shut down gracefully) is not dialled at all, and one still loading (JOINING, not yet
+/// answering) is known from its record alone, for block selection.
 /// </summary>
 public sealed class SwarmDirectory
 {
     private readonly Host _host;
     private readonly ConcurrentDictionary<Multiaddress, PeerId?> _addresses = new();
     private readonly ConcurrentDictionary<PeerId, Multiaddress> _byPeer = new();
+    private readonly ConcurrentDictionary<PeerId, RecordedServer> _records = new();
 
     public SwarmDirectory(Host host, IEnumerable<Multiaddress> addresses)
     {
@@ -36,6 +41,16 @@ public sealed class SwarmDirectory
 
     public IReadOnlyCollection<Multiaddress> Addresses => [.. _addresses.Keys];
 
+    /// <summary>The unexpired ServerInfo records the last <see cref="DiscoverAsync"/> read, ordered by peer id.</summary>
+    public IReadOnlyList<SwarmServer> RecordedServers
+    {
+        get
+        {
+            DateTimeOffset now = DateTimeOffset.UtcNow;
+            return [.. _records.Values.Where(r => r.ExpiresAt > now).Select(r => r.Server).OrderBy(s => s.Peer)];
+        }
+    }
+
     public void Add(Multiaddress address)
     {
         ArgumentNullException.ThrowIfNull(address);
@@ -51,8 +66,8 @@ public sealed class SwarmDirectory
     public Multiaddress? AddressOf(PeerId peer) => _byPeer.TryGetValue(peer, out Multiaddress? address) ? address : null;
 
     /// <summary>
-    /// Looks up the provider records of every block of <paramref name="modelId"/> on the DHT and remembers each
-    /// provider's addresses; returns how many servers it found.
+    /// Looks up the provider records of every block of <paramref name="modelId"/> on the DHT, remembers each
+    /// provider's addresses, and reads the ServerInfo record of every server it knows; returns how many servers it found.
     /// </summary>
     public async Task<int> DiscoverAsync(DhtService dht, string modelId, int blockCount, CancellationToken cancellationToken)
     {
@@ -71,45 +86,111 @@ public sealed class SwarmDirectory
                     continue;
                 }
 
+                // Every address: a provider lists loopback and private ones too, and only the ones that answer
+                // from here (QueryAsync asks them all) are used to reach it.
                 foreach (ReadOnlyMemory<byte> bytes in provider.Addresses)
                 {
                     if (Multiaddress.TryDecode(bytes.Span, out Multiaddress? address) && address.GetPeerId() is null)
                     {
                         Add(address.WithPeerId(provider.Peer));
                         found.Add(provider.Peer);
-                        break;
                     }
                 }
             }
         }
 
+        await ReadRecordsAsync(dht, modelId, [.. found.Union(_byPeer.Keys).Where(peer => peer != _host.PeerId)], cancellationToken).ConfigureAwait(false);
         return found.Count;
     }
 
+    /// <summary>Whether the newest ServerInfo record of <paramref name="peer"/> says it left the swarm.</summary>
+    public bool IsRecordedOffline(PeerId peer) =>
+        _records.TryGetValue(peer, out RecordedServer? record) && record.ExpiresAt > DateTimeOffset.UtcNow && record.Server.State == ServerState.Offline;
+
     /// <summary>Asks every known server (except <paramref name="skip"/>) about itself and builds the view of servers of <paramref name="modelId"/> that are ONLINE.</summary>
-    public async Task<SwarmView> QueryAsync(string modelId, int blockCount, IReadOnlySet<PeerId> skip, CancellationToken cancellationToken)
+    public Task<SwarmView> QueryAsync(string modelId, int blockCount, IReadOnlySet<PeerId> skip, CancellationToken cancellationToken) =>
+        QueryAsync(modelId, blockCount, skip, ServerState.Online, cancellationToken);
+
+    /// <summary>
+    /// Asks every known server (except <paramref name="skip"/> and those recorded OFFLINE) about itself and builds the
+    /// view of servers of <paramref name="modelId"/> in <paramref name="minState"/> or better. Its live answer wins over
+    /// its record; with <paramref name="minState"/> JOINING, a server known only from a JOINING record is included too.
+    /// </summary>
+    public async Task<SwarmView> QueryAsync(string modelId, int blockCount, IReadOnlySet<PeerId> skip, ServerState minState, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(skip);
+        if (minState == ServerState.Offline)
+        {
+            throw new ArgumentOutOfRangeException(nameof(minState), "OFFLINE servers are never part of a view.");
+        }
+
         var queries = _addresses
-            .Where(entry => entry.Value is null || !skip.Contains(entry.Value))
+            .Where(entry => entry.Value is null || (!skip.Contains(entry.Value) && !IsRecordedOffline(entry.Value)))
             .Select(entry => QueryOneAsync(entry.Key, cancellationToken))
             .ToList();
         var answers = await Task.WhenAll(queries).ConfigureAwait(false);
-        var servers = new List<SwarmServer>();
+        var servers = new Dictionary<PeerId, SwarmServer>();
         var rtts = new Dictionary<PeerId, double>();
         foreach ((Multiaddress address, ServerInfo? info, double rttMs) in answers)
         {
-            if (info is null || info.ModelId != modelId || info.State != ServerState.Online || SwarmServer.FromServerInfo(info) is not { } server)
+            if (info is null || info.ModelId != modelId || info.State < minState || SwarmServer.FromServerInfo(info) is not { } server
+                || skip.Contains(server.Peer) || (rtts.TryGetValue(server.Peer, out double other) && other <= rttMs))
             {
                 continue;
             }
 
             _byPeer[server.Peer] = address;
             _addresses[address] = server.Peer;
-            servers.Add(server);
+            servers[server.Peer] = server;
             rtts[server.Peer] = rttMs;
         }
 
-        return new SwarmView(blockCount, servers, rtts);
+        if (minState == ServerState.Joining)
+        {
+            foreach (SwarmServer recorded in RecordedServers)
+            {
+                if (recorded.State == ServerState.Joining && !skip.Contains(recorded.Peer))
+                {
+                    servers.TryAdd(recorded.Peer, recorded);
+                }
+            }
+        }
+
+        return new SwarmView(blockCount, servers.Values, rtts);
+    }
+
+    private async Task ReadRecordsAsync(DhtService dht, string modelId, IReadOnlyList<PeerId> peers, CancellationToken cancellationToken)
+    {
+        var reads = peers.Select(peer => ReadRecordAsync(dht, modelId, peer, cancellationToken)).ToList();
+        foreach ((PeerId peer, RecordedServer? record) in await Task.WhenAll(reads).ConfigureAwait(false))
+        {
+            if (record is null)
+            {
+                _records.TryRemove(peer, out _);
+            }
+            else
+            {
+                _records[peer] = record;
+            }
+        }
+    }
+
+    private async Task<(PeerId Peer, RecordedServer? Record)> ReadRecordAsync(DhtService dht, string modelId, PeerId peer, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(QueryTimeout);
+        DhtGetResult result;
+        try
+        {
+            result = await dht.GetValueAsync(SwarmDhtKeys.ServerInfoRecordKey(peer), timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return (peer, null);
+        }
+
+        // The DHT validated the envelope (signed by the peer the key names, not expired); the payload is ours to check.
+        return (peer, result.Value is { } value ? ServerRecord.Read(value.Span, peer, modelId, DateTimeOffset.UtcNow) : null);
     }
 
     private async Task<(Multiaddress Address, ServerInfo? Info, double RttMs)> QueryOneAsync(Multiaddress address, CancellationToken cancellationToken)

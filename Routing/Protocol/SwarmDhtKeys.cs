@@ -8,9 +8,6 @@ namespace P2PSwarm.Routing.Protocol;
 /// <summary>Where p2pswarm puts things in the DHT (docs/protocol.md, "DHT keys").</summary>
 public static class SwarmDhtKeys
 {
-    /// <summary>Record name of a server's signed ServerInfo under its own <c>/p2pswarm/&lt;peer id&gt;/</c> namespace.</summary>
-    public const string ServerInfoRecordName = "server";
-
     /// <summary>UTF-8 text whose CIDv1(raw, sha2-256) names the providers of one block.</summary>
     public static string BlockProviderText(string modelId, int block)
     {
@@ -24,8 +21,8 @@ public static class SwarmDhtKeys
         Cid.FromRawSha256(Encoding.UTF8.GetBytes(BlockProviderText(modelId, block)));
 
     /// <summary>
-    /// The record key of <paramref name="server"/>'s ServerInfo: <c>/p2pswarm/&lt;peer id&gt;/server</c>, inside
-    /// the namespace the DHT's <see cref="P2PSwarmRecordValidator"/> lets only that peer write.
+    /// The record key of <paramref name="server"/>'s ServerInfo: <c>/p2pswarm/server/&lt;peer id&gt;</c>, which the
+    /// DHT's <see cref="P2PSwarmRecordValidator"/> lets only that peer write.
     /// </summary>
-    public static byte[] ServerInfoRecordKey(PeerId server) => P2PSwarmRecordValidator.KeyFor(server, ServerInfoRecordName);
+    public static byte[] ServerInfoRecordKey(PeerId server) => P2PSwarmRecordValidator.ServerKeyFor(server);
 }

@@ -21,6 +21,25 @@ internal sealed class WatchedProcess : IDisposable
 
     public StreamWriter Input => _process.StandardInput;
 
+    public int Id => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Waits for the process to exit; false after <paramref name="timeout"/>.</summary>
+    public async Task<bool> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cancel.Token);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
     public IEnumerable<string> Lines => _lines;
 
     /// <summary>Waits until a line contains <paramref name="text"/>; false after <paramref name="timeout"/>.</summary>

@@ -52,13 +52,13 @@ public sealed class TensorAndKeyTests
     }
 
     [Fact]
-    public void The_server_info_record_lives_in_the_publishers_own_namespace()
+    public void The_server_info_record_key_is_p2pswarm_server_and_the_publishers_peer_id()
     {
         using var key = IdentityKey.Generate();
 
         byte[] recordKey = SwarmDhtKeys.ServerInfoRecordKey(key.PeerId);
 
-        Assert.Equal($"/p2pswarm/{key.PeerId}/server", System.Text.Encoding.UTF8.GetString(recordKey));
+        Assert.Equal($"/p2pswarm/server/{key.PeerId}", System.Text.Encoding.UTF8.GetString(recordKey));
         Assert.Equal(key.PeerId, P2PSwarm.Node.Dht.Records.P2PSwarmRecordValidator.PublisherOf(recordKey));
     }
 }
