@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using Microsoft.ML.OnnxRuntime;
 using P2PSwarm.Inference;
 using P2PSwarm.Inference.Checkpoints;
 using P2PSwarm.Inference.Onnx;
@@ -16,6 +17,7 @@ internal static class BenchCommand
     {
         var command = new Command("bench", "Measure inference speed on this machine.");
         command.Subcommands.Add(CreateSpan(console));
+        command.Subcommands.Add(CreateMatMul(console));
         return command;
     }
 
@@ -30,10 +32,11 @@ internal static class BenchCommand
         var prefill = new Option<int>("--prefill") { Description = "Tokens in the timed prefill.", DefaultValueFactory = _ => 128 };
         var steps = new Option<int>("--steps") { Description = "Decode steps timed (median reported).", DefaultValueFactory = _ => 100 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table row." };
+        var profile = new Option<bool>("--profile") { Description = "Instead of timing, profile 30 decode steps with ORT and print the kernel time per op type." };
 
         var span = new Command("span", "Decode ms/token, prefill tokens/s and managed bytes per token for one span, with the weight-bytes / copy-bandwidth floor.")
         {
-            model, quant, start, end, past, prefill, steps, json,
+            model, quant, start, end, past, prefill, steps, json, profile,
         };
         span.SetAction(parse =>
         {
@@ -48,9 +51,15 @@ internal static class BenchCommand
                 var graph = new SpanGraphCache().GetOrCreate(checkpoint, modelId, blocks, quantization);
                 var graphSeconds = clock.Elapsed.TotalSeconds;
                 clock.Restart();
-                using var runner = new SpanRunner(graph.ModelPath, checkpoint.Config, blocks);
+                var profilePrefix = parse.GetValue(profile) ? Path.Combine(Path.GetTempPath(), $"p2pswarm-span-profile-{Environment.ProcessId}") : null;
+                using var runner = new SpanRunner(graph.ModelPath, checkpoint.Config, blocks, profilePrefix: profilePrefix);
                 var loadSeconds = clock.Elapsed.TotalSeconds;
                 var weightBytes = new FileInfo(graph.ModelPath + ".data").Length;
+                if (profilePrefix is not null)
+                {
+                    PrintProfile(console, modelId, blocks, quantization, SpanBenchmark.ProfileDecode(runner, parse.GetValue(past)));
+                    return 0;
+                }
                 var result = SpanBenchmark.Run(runner, weightBytes, parse.GetValue(past), parse.GetValue(prefill), parse.GetValue(steps));
                 Print(console, parse.GetValue(json), modelId, blocks, quantization, graph.Created ? graphSeconds : null, loadSeconds, result);
                 return 0;
@@ -82,6 +91,8 @@ internal static class BenchCommand
                 ["prefill_tokens"] = r.PrefillTokens,
                 ["prefill_tokens_per_s"] = r.PrefillTokensPerSecond,
                 ["allocated_bytes_per_token"] = r.AllocatedBytesPerToken,
+                ["read_gb_per_s"] = r.ReadBytesPerSecond / 1e9,
+                ["decode_over_floor_per_round"] = r.RoundRatios,
                 ["graph_build_s"] = graphSeconds,
                 ["session_load_s"] = loadSeconds,
             }));
@@ -94,5 +105,73 @@ internal static class BenchCommand
         console.Out.WriteLine("| quant | weight MB | copy GB/s | floor ms | decode ms/token (past " + r.Past + ") | decode / floor | prefill " + r.PrefillTokens + " tok/s | managed B/token |");
         console.Out.WriteLine(string.Create(c,
             $"| {quantization.ToName()} | {r.WeightBytes / 1e6:F0} | {r.CopyBytesPerSecond / 1e9:F1} | {r.FloorMilliseconds:F1} | {r.DecodeMilliseconds:F1} | {r.DecodeOverFloor:F2} | {r.PrefillTokensPerSecond:F0} | {r.AllocatedBytesPerToken:F0} |"));
+        console.Out.WriteLine(string.Create(c,
+            $"read-only bandwidth {r.ReadBytesPerSecond / 1e9:F1} GB/s; decode / floor per round: {string.Join(", ", r.RoundRatios.Select(x => x.ToString("F2", c)))}"));
+    }
+
+    private static void PrintProfile(CliConsole console, string modelId, BlockSpan blocks, SpanQuantization quantization, OrtProfileSummary profile)
+    {
+        var c = CultureInfo.InvariantCulture;
+        console.Out.WriteLine(string.Create(c,
+            $"model {modelId}, blocks {blocks}, quant {quantization.ToName()}: {profile.Runs} profiled decode steps, {profile.RunMilliseconds:F2} ms per step, {profile.KernelMillisecondsPerRun:F2} ms of it in kernels"));
+        console.Out.WriteLine("| op type | nodes | ms per step | share of step |");
+        console.Out.WriteLine("|---|---:|---:|---:|");
+        foreach (var op in profile.OpTypes)
+        {
+            console.Out.WriteLine(string.Create(c, $"| {op.OpType} | {op.Nodes} | {op.MillisecondsPerRun:F3} | {op.MillisecondsPerRun / profile.RunMilliseconds:P1} |"));
+        }
+        var overhead = profile.RunMilliseconds - profile.KernelMillisecondsPerRun;
+        console.Out.WriteLine(string.Create(c, $"| (between kernels) | | {overhead:F3} | {overhead / profile.RunMilliseconds:P1} |"));
+    }
+
+    private static Command CreateMatMul(CliConsole console)
+    {
+        var bits = new Option<int>("--bits") { Description = "0 for fp32 MatMul, 4 or 8 for MatMulNBits.", DefaultValueFactory = _ => 4 };
+        bits.AcceptOnlyFromAmong("0", "4", "8");
+        var blockSize = new Option<int>("--block-size") { Description = "MatMulNBits block size along K (16-256, a power of two).", DefaultValueFactory = _ => 32 };
+        var accuracy = new Option<int>("--accuracy-level") { Description = "MatMulNBits accuracy level: 4 = int8 activations (span graphs), 0 = fp32.", DefaultValueFactory = _ => 4 };
+        var pairs = new Option<int>("--pairs") { Description = "Up/down projection pairs in the chain (each with its own weights).", DefaultValueFactory = _ => 10 };
+        var rows = new Option<int>("--rows") { Description = "M: rows of the activation (1 = decode).", DefaultValueFactory = _ => 1 };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table row." };
+        var command = new Command("matmul", "The projection kernel alone: a chain of TinyLlama-MLP-shaped (2048x5632) projections, ms per pass next to its weight-bytes / copy-bandwidth floor.")
+        {
+            bits, blockSize, accuracy, pairs, rows, json,
+        };
+        command.SetAction(parse =>
+        {
+            try
+            {
+                var options = new MatMulBenchmarkOptions(parse.GetValue(bits), parse.GetValue(blockSize), parse.GetValue(accuracy), parse.GetValue(pairs), Rows: parse.GetValue(rows));
+                var r = MatMulBenchmark.Run(options);
+                var c = CultureInfo.InvariantCulture;
+                if (parse.GetValue(json))
+                {
+                    console.Out.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
+                    {
+                        ["kernel"] = options.Describe(),
+                        ["weight_bytes"] = r.WeightBytes,
+                        ["copy_gb_per_s"] = r.CopyBytesPerSecond / 1e9,
+                        ["floor_ms"] = r.FloorMilliseconds,
+                        ["pass_ms"] = r.PassMilliseconds,
+                        ["pass_over_floor"] = r.PassOverFloor,
+                        ["pass_over_floor_per_round"] = r.RoundRatios,
+                        ["us_per_projection"] = r.MicrosecondsPerProjection,
+                        ["resident_bytes"] = r.ResidentBytes,
+                    }));
+                    return 0;
+                }
+                console.Out.WriteLine(options.Describe());
+                console.Out.WriteLine("| weight MB | resident MB | copy GB/s | floor ms | pass ms | pass / floor | µs per projection | pass / floor per round |");
+                console.Out.WriteLine(string.Create(c,
+                    $"| {r.WeightBytes / 1e6:F0} | {r.ResidentBytes / 1e6:F0} | {r.CopyBytesPerSecond / 1e9:F1} | {r.FloorMilliseconds:F2} | {r.PassMilliseconds:F2} | {r.PassOverFloor:F2} | {r.MicrosecondsPerProjection:F0} | {string.Join(", ", r.RoundRatios.Select(x => x.ToString("F2", c)))} |"));
+                return 0;
+            }
+            catch (Exception e) when (e is ArgumentException or IOException or OnnxRuntimeException)
+            {
+                console.Error.WriteLine($"error: {e.Message}");
+                return 1;
+            }
+        });
+        return command;
     }
 }

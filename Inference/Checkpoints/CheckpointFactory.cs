@@ -21,11 +21,19 @@ public static class CheckpointFactory
     /// <paramref name="progress"/> receives the fraction of weight bytes written so far, after each tensor.
     /// </summary>
     public static void Create(string directory, CheckpointPreset preset, ulong seed, bool force = false, IProgress<double>? progress = null) =>
-        Create(directory, preset.Config, preset.Dtype, seed, $"p2pswarm-{preset.Name}", shardCount: 1, force, progress);
+        Create(directory, preset.Config, preset.Dtype, seed, $"p2pswarm-{preset.Name}", shardCount: 1, force, progress, preset.Init);
 
-    /// <summary>Any config (tests use tied embeddings, q/k/v biases, several shards); <paramref name="name"/> goes to <c>_name_or_path</c>.</summary>
-    public static void Create(string directory, LlamaConfig config, TensorDtype dtype, ulong seed, string name, int shardCount = 1, bool force = false, IProgress<double>? progress = null)
+    /// <summary>
+    /// Any config (tests use tied embeddings, q/k/v biases, several shards); <paramref name="name"/> goes to
+    /// <c>_name_or_path</c>; <paramref name="init"/> defaults to <see cref="WeightInit.Standard"/>.
+    /// </summary>
+    public static void Create(string directory, LlamaConfig config, TensorDtype dtype, ulong seed, string name, int shardCount = 1, bool force = false, IProgress<double>? progress = null, WeightInit? init = null)
     {
+        init ??= WeightInit.Standard;
+        if (init.DirectPathBigram is < 0 or >= 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(init), init.DirectPathBigram, "The direct-path bigram correlation must be in [0, 1).");
+        }
         ArgumentOutOfRangeException.ThrowIfLessThan(shardCount, 1);
         directory = Path.GetFullPath(directory.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar));
         var existsWithFiles = Directory.Exists(directory) && Directory.EnumerateFileSystemEntries(directory).Any();
@@ -43,7 +51,7 @@ public static class CheckpointFactory
         Directory.CreateDirectory(staging);
         try
         {
-            WriteFiles(staging, config, dtype, seed, name, shardCount, progress);
+            WriteFiles(staging, config, dtype, seed, name, shardCount, progress, init);
             Replace(directory, staging);
         }
         catch
@@ -56,7 +64,7 @@ public static class CheckpointFactory
         }
     }
 
-    private static void WriteFiles(string directory, LlamaConfig config, TensorDtype dtype, ulong seed, string name, int shardCount, IProgress<double>? progress)
+    private static void WriteFiles(string directory, LlamaConfig config, TensorDtype dtype, ulong seed, string name, int shardCount, IProgress<double>? progress, WeightInit init)
     {
         File.WriteAllText(Path.Combine(directory, LlamaConfigJson.FileName), LlamaConfigJson.Write(config, name));
         File.WriteAllText(Path.Combine(directory, GenerationConfigFileName), GenerationConfig(config));
@@ -73,7 +81,7 @@ public static class CheckpointFactory
         }
         if (shardCount == 1)
         {
-            WriteShard(Path.Combine(directory, Checkpoint.SingleFileName), tensors, seed, metadata, Written);
+            WriteShard(Path.Combine(directory, Checkpoint.SingleFileName), tensors, new TensorDraw(seed, config, init), metadata, Written);
             return;
         }
         var weightMap = new JsonObject();
@@ -82,7 +90,7 @@ public static class CheckpointFactory
         {
             var fileName = $"model-{shard + 1:D5}-of-{shardCount:D5}.safetensors";
             var part = tensors.Skip(shard * perShard).Take(perShard).ToList();
-            WriteShard(Path.Combine(directory, fileName), part, seed, metadata, Written);
+            WriteShard(Path.Combine(directory, fileName), part, new TensorDraw(seed, config, init), metadata, Written);
             part.ForEach(t => weightMap[t.Name] = fileName);
         }
         var index = new JsonObject
@@ -93,32 +101,98 @@ public static class CheckpointFactory
         File.WriteAllText(Path.Combine(directory, Checkpoint.IndexFileName), index.ToJsonString(new() { WriteIndented = true }) + "\n");
     }
 
-    private static void WriteShard(string path, IReadOnlyList<TensorSpec> tensors, ulong seed, IReadOnlyDictionary<string, string> metadata, Action<TensorSpec> written)
+    private static void WriteShard(string path, IReadOnlyList<TensorSpec> tensors, TensorDraw draw, IReadOnlyDictionary<string, string> metadata, Action<TensorSpec> written)
     {
         using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
         SafetensorsWriter.Write(stream, tensors, (tensor, output) =>
         {
-            WriteRandomTensor(tensor, seed, output);
+            draw.Write(tensor, output);
             written(tensor);
         }, metadata);
     }
 
-    /// <summary>Each tensor draws from its own stream (seed, name), so its values do not depend on file layout or order.</summary>
-    private static void WriteRandomTensor(TensorSpec tensor, ulong seed, Stream output)
+    /// <summary>Draws each tensor from its own stream (seed, name), so its values do not depend on file layout or order.</summary>
+    private sealed record TensorDraw(ulong Seed, LlamaConfig Config, WeightInit Init)
     {
-        var random = Xoshiro256StarStar.ForStream(seed, tensor.Name);
-        var isNorm = tensor.Name.EndsWith("norm.weight", StringComparison.Ordinal);
-        var isBias = tensor.Name.EndsWith(".bias", StringComparison.Ordinal);
-        var (offset, scale) = isNorm ? (1f, 0.05f) : isBias ? (0f, 0.1f) : (0f, WeightStd);
-        var chunk = new float[(int)Math.Min(tensor.ElementCount, 1 << 16)];
-        for (long done = 0; done < tensor.ElementCount; done += chunk.Length)
+        public void Write(TensorSpec tensor, Stream output)
         {
-            var count = (int)Math.Min(chunk.Length, tensor.ElementCount - done);
-            for (var i = 0; i < count; i++)
+            if (tensor.Name == LlamaTensorNames.LmHead && Init.DirectPathBigram > 0)
             {
-                chunk[i] = offset + scale * random.NextNormal();
+                SafetensorsWriter.WriteConverted(output, tensor.Dtype, BigramLmHead());
+                return;
             }
-            SafetensorsWriter.WriteConverted(output, tensor.Dtype, chunk.AsSpan(0, count));
+            var (offset, scale) = Distribution(tensor.Name);
+            var random = Xoshiro256StarStar.ForStream(Seed, tensor.Name);
+            var chunk = new float[(int)Math.Min(tensor.ElementCount, 1 << 16)];
+            for (long done = 0; done < tensor.ElementCount; done += chunk.Length)
+            {
+                var count = (int)Math.Min(chunk.Length, tensor.ElementCount - done);
+                for (var i = 0; i < count; i++)
+                {
+                    chunk[i] = offset + scale * random.NextNormal();
+                }
+                SafetensorsWriter.WriteConverted(output, tensor.Dtype, chunk.AsSpan(0, count));
+            }
+        }
+
+        private (float Offset, float Scale) Distribution(string name)
+        {
+            if (name.EndsWith("norm.weight", StringComparison.Ordinal))
+            {
+                return (1f, 0.05f);
+            }
+            if (name.EndsWith(".bias", StringComparison.Ordinal))
+            {
+                return (0f, 0.1f);
+            }
+            var writesResidual = name.EndsWith("self_attn.o_proj.weight", StringComparison.Ordinal) || name.EndsWith("mlp.down_proj.weight", StringComparison.Ordinal);
+            return writesResidual && Init.ScaleResidualProjections
+                ? (0f, WeightStd / MathF.Sqrt(2f * Config.NumHiddenLayers))
+                : (0f, WeightStd);
+        }
+
+        /// <summary>Row π(t) = √(1-c²)·own noise + c·embedding row t for ordinary tokens t; special tokens' rows are plain noise.</summary>
+        private float[] BigramLmHead()
+        {
+            var (vocab, h) = (Config.VocabSize, Config.HiddenSize);
+            var embeddings = Draw(LlamaTensorNames.EmbedTokens, (long)vocab * h);
+            var head = Draw(LlamaTensorNames.LmHead, (long)vocab * h);
+            var special = new HashSet<int>(Config.EosTokenIds);
+            if (Config.BosTokenId is { } bos)
+            {
+                special.Add(bos);
+            }
+            var ordinary = Enumerable.Range(0, vocab).Where(t => !special.Contains(t)).ToArray();
+            var targets = (int[])ordinary.Clone();
+            var random = Xoshiro256StarStar.ForStream(Seed, "lm_head.bigram_permutation");
+            for (var i = targets.Length - 1; i > 0; i--)
+            {
+                var j = (int)(random.NextUInt64() % (ulong)(i + 1));
+                (targets[i], targets[j]) = (targets[j], targets[i]);
+            }
+            var c = Init.DirectPathBigram;
+            var noise = MathF.Sqrt(1 - (c * c));
+            for (var i = 0; i < ordinary.Length; i++)
+            {
+                var row = head.AsSpan(targets[i] * h, h);
+                var source = embeddings.AsSpan(ordinary[i] * h, h);
+                for (var k = 0; k < h; k++)
+                {
+                    row[k] = (noise * row[k]) + (c * source[k]);
+                }
+            }
+            return head;
+        }
+
+        private float[] Draw(string name, long count)
+        {
+            var random = Xoshiro256StarStar.ForStream(Seed, name);
+            var values = new float[count];
+            for (long i = 0; i < count; i++)
+            {
+                values[i] = WeightStd * random.NextNormal();
+            }
+            return values;
         }
     }
 

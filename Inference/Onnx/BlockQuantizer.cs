@@ -7,34 +7,39 @@ namespace P2PSwarm.Inference.Onnx;
 /// </summary>
 internal static class BlockQuantizer
 {
+    /// <summary>The block size of span graphs (genai's CPU default).</summary>
     public const int BlockSize = 32;
 
     /// <summary>Quantizes an HF <c>[n, k]</c> weight (out, in) row by row along K; a partial last block is zero-padded.</summary>
-    public static (byte[] Packed, float[] Scales) Quantize(ReadOnlySpan<float> weight, int n, int k, int bits)
+    public static (byte[] Packed, float[] Scales) Quantize(ReadOnlySpan<float> weight, int n, int k, int bits, int blockSize = BlockSize)
     {
         if (bits is not (4 or 8))
         {
             throw new ArgumentOutOfRangeException(nameof(bits), bits, "MatMulNBits here supports 4 or 8 bits.");
         }
+        if (blockSize is < 16 or > 256 || (blockSize & (blockSize - 1)) != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(blockSize), blockSize, "MatMulNBits needs a power-of-two block size of at least 16 (at most 256 here).");
+        }
         if (weight.Length != (long)n * k)
         {
             throw new ArgumentException($"Weight has {weight.Length} elements, expected {n}x{k}.", nameof(weight));
         }
-        var blocks = KBlocks(k);
-        var blobBytes = BlockSize * bits / 8;
+        var blocks = KBlocks(k, blockSize);
+        var blobBytes = blockSize * bits / 8;
         var packed = new byte[(long)n * blocks * blobBytes];
         var scales = new float[(long)n * blocks];
         var maxQ = (1 << (bits - 1)) - 1;
         var zeroPoint = 1 << (bits - 1);
-        Span<int> q = stackalloc int[BlockSize];
+        Span<int> q = stackalloc int[blockSize];
 
         for (var row = 0; row < n; row++)
         {
             var rowWeights = weight.Slice(row * k, k);
             for (var b = 0; b < blocks; b++)
             {
-                var start = b * BlockSize;
-                var block = rowWeights.Slice(start, Math.Min(BlockSize, k - start));
+                var start = b * blockSize;
+                var block = rowWeights.Slice(start, Math.Min(blockSize, k - start));
                 var absMax = 0f;
                 foreach (var w in block)
                 {
@@ -51,14 +56,14 @@ internal static class BlockQuantizer
                 var blob = packed.AsSpan((int)(((long)row * blocks + b) * blobBytes), blobBytes);
                 if (bits == 8)
                 {
-                    for (var j = 0; j < BlockSize; j++)
+                    for (var j = 0; j < blockSize; j++)
                     {
                         blob[j] = (byte)q[j];
                     }
                 }
                 else
                 {
-                    for (var j = 0; j < BlockSize / 2; j++)
+                    for (var j = 0; j < blockSize / 2; j++)
                     {
                         blob[j] = (byte)(q[2 * j] | (q[(2 * j) + 1] << 4));
                     }
@@ -68,21 +73,21 @@ internal static class BlockQuantizer
         return (packed, scales);
     }
 
-    public static int KBlocks(int k) => (k + BlockSize - 1) / BlockSize;
+    public static int KBlocks(int k, int blockSize = BlockSize) => (k + blockSize - 1) / blockSize;
 
     /// <summary>The weights <c>MatMulNBits</c> actually multiplies by: <c>(q - zp) * scale</c>, back in <c>[n, k]</c>.</summary>
-    public static float[] Dequantize(byte[] packed, float[] scales, int n, int k, int bits)
+    public static float[] Dequantize(byte[] packed, float[] scales, int n, int k, int bits, int blockSize = BlockSize)
     {
-        var blocks = KBlocks(k);
-        var blobBytes = BlockSize * bits / 8;
+        var blocks = KBlocks(k, blockSize);
+        var blobBytes = blockSize * bits / 8;
         var zeroPoint = 1 << (bits - 1);
         var result = new float[(long)n * k];
         for (var row = 0; row < n; row++)
         {
             for (var col = 0; col < k; col++)
             {
-                var b = col / BlockSize;
-                var j = col % BlockSize;
+                var b = col / blockSize;
+                var j = col % blockSize;
                 var blobStart = ((long)row * blocks + b) * blobBytes;
                 int value = bits == 8
                     ? packed[blobStart + j]

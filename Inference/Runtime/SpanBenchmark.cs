@@ -4,13 +4,15 @@ namespace P2PSwarm.Inference.Runtime;
 
 /// <summary>One span's measured speed next to the memory-bandwidth floor measured in the same run.</summary>
 /// <param name="WeightBytes">Bytes of the graph's initializers (the external data file): what a decode step streams from memory.</param>
-/// <param name="CopyBytesPerSecond">Bytes read plus bytes written per second by a parallel copy of a 512 MiB buffer (STREAM "Copy" convention).</param>
+/// <param name="CopyBytesPerSecond">Bytes read plus bytes written per second by a parallel copy of a 512 MiB buffer (STREAM "Copy" convention); median of the copies measured between rounds of decode steps.</param>
 /// <param name="FloorMilliseconds">WeightBytes / CopyBytesPerSecond: no decode step can be faster than reading every weight once.</param>
 /// <param name="Past">Positions already in the KV cache for each measured decode step.</param>
 /// <param name="DecodeMilliseconds">Median wall time of one decode step.</param>
 /// <param name="PrefillTokens">Tokens in the measured prefill.</param>
 /// <param name="PrefillTokensPerSecond">Best of three prefills from an empty cache.</param>
 /// <param name="AllocatedBytesPerToken">Managed bytes allocated on the calling thread per decode step.</param>
+/// <param name="ReadBytesPerSecond">Median parallel read-only bandwidth over the same buffer (what streaming weights needs; for comparison).</param>
+/// <param name="RoundRatios">Median decode step over the floor for each round, the copy measured right before the round's steps.</param>
 public sealed record SpanBenchmarkResult(
     long WeightBytes,
     double CopyBytesPerSecond,
@@ -19,18 +21,22 @@ public sealed record SpanBenchmarkResult(
     double DecodeMilliseconds,
     int PrefillTokens,
     double PrefillTokensPerSecond,
-    double AllocatedBytesPerToken)
+    double AllocatedBytesPerToken,
+    double ReadBytesPerSecond,
+    IReadOnlyList<double> RoundRatios)
 {
     public double DecodeOverFloor => DecodeMilliseconds / FloorMilliseconds;
 }
 
 /// <summary>
 /// Measures a span's decode latency at a fixed past length, its prefill throughput, the managed bytes a decode
-/// step allocates, and the machine's copy bandwidth, all in one run so the ratio to the floor is meaningful.
+/// step allocates, and the machine's copy bandwidth, all in one run so the ratio to the floor is meaningful:
+/// the decode steps are timed in rounds with a copy measured right before each, so a neighbour's load hits
+/// both alike.
 /// </summary>
 public static class SpanBenchmark
 {
-    private const int CopyBytes = 512 * 1024 * 1024;
+    private const int StepsPerRound = 10;
 
     public static SpanBenchmarkResult Run(SpanRunner runner, long weightBytes, int past = 128, int prefillTokens = 128, int decodeSteps = 100, int seed = 1)
     {
@@ -64,47 +70,74 @@ public static class SpanBenchmark
             session.Decode(token, step);
             session.TruncateTo(past);
         }
-        var times = new double[decodeSteps];
-        var allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < decodeSteps; i++)
+        var bandwidth = new CopyBandwidthProbe();
+        var times = new List<double>(decodeSteps);
+        var copies = new List<double>();
+        var reads = new List<double>();
+        var ratios = new List<double>();
+        long allocated = 0;
+        while (times.Count < decodeSteps)
         {
-            var start = Stopwatch.GetTimestamp();
-            session.Decode(token, step);
-            times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-            session.TruncateTo(past);
+            var copy = bandwidth.Measure();
+            copies.Add(copy);
+            reads.Add(bandwidth.MeasureRead());
+            var round = new double[Math.Min(StepsPerRound, decodeSteps - times.Count)];
+            var allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < round.Length; i++)
+            {
+                var start = Stopwatch.GetTimestamp();
+                session.Decode(token, step);
+                round[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                session.TruncateTo(past);
+            }
+            allocated += GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
+            times.AddRange(round);
+            ratios.Add(MatMulBenchmark.Median(round) / (weightBytes / copy * 1000));
         }
-        var allocatedPerToken = (GC.GetAllocatedBytesForCurrentThread() - allocatedBefore) / (double)decodeSteps;
-        Array.Sort(times);
 
-        var copyBandwidth = MeasureCopyBandwidth();
+        var copyBandwidth = MatMulBenchmark.Median(copies);
         return new SpanBenchmarkResult(
             weightBytes,
             copyBandwidth,
             weightBytes / copyBandwidth * 1000,
             past,
-            times[times.Length / 2],
+            MatMulBenchmark.Median(times),
             prefillTokens,
             prefillTokens / prefillSeconds,
-            allocatedPerToken);
+            allocated / (double)decodeSteps,
+            MatMulBenchmark.Median(reads),
+            ratios);
     }
 
-    /// <summary>Best of five parallel copies of 512 MiB, one chunk per ORT thread, counting read + write bytes.</summary>
-    public static double MeasureCopyBandwidth()
+    /// <summary>
+    /// Per op type, where a decode step's time goes: <paramref name="steps"/> decode steps at <paramref name="past"/>
+    /// on a runner opened with a profile prefix, then ORT's profile of those steps (the prefill is left out).
+    /// </summary>
+    public static OrtProfileSummary ProfileDecode(SpanRunner runner, int past = 128, int steps = 30, int seed = 1)
     {
-        var source = GC.AllocateUninitializedArray<byte>(CopyBytes);
-        var destination = GC.AllocateUninitializedArray<byte>(CopyBytes);
-        Array.Fill(source, (byte)1);
-        Array.Fill(destination, (byte)2);
-        var threads = OrtRuntime.IntraOpThreads;
-        var chunk = CopyBytes / threads;
-        var best = double.MaxValue;
-        for (var round = 0; round < 5; round++)
+        var h = runner.HiddenSize;
+        using var session = runner.CreateSession(past + 1);
+        var random = new Random(seed);
+        var prompt = new float[past * h];
+        for (var i = 0; i < prompt.Length; i++)
         {
-            var clock = Stopwatch.StartNew();
-            Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
-                source.AsSpan(t * chunk, chunk).CopyTo(destination.AsSpan(t * chunk, chunk)));
-            best = Math.Min(best, clock.Elapsed.TotalSeconds);
+            prompt[i] = (float)((random.NextDouble() * 2) - 1);
         }
-        return 2.0 * chunk * threads / best;
+        var output = new float[prompt.Length];
+        session.Prefill(prompt, output);
+        for (var i = 0; i < steps; i++)
+        {
+            session.Decode(prompt.AsSpan(0, h), output.AsSpan(0, h));
+            session.TruncateTo(past);
+        }
+        var path = runner.EndProfiling();
+        try
+        {
+            return OrtProfile.Summarize(path, steps);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 }

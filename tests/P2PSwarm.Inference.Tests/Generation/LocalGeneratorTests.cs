@@ -93,6 +93,7 @@ public sealed class LocalGeneratorTests(TinyModelFixture model, ITestOutputHelpe
     /// int8 keeps fp32's greedy tokens. int4 does not on this checkpoint: its random weights (std 0.02) give
     /// nearly flat logits whose top-1 margin is below int4's rounding error, so only the first token is claimed.
     /// Measured on these prompts (12 tokens): int8 agrees for 12/12 on all three; int4 for 1, 12 and 2 of 12.
+    /// <see cref="QuantizedGreedyTests"/> checks 8+ tokens for int8 and int4 on <c>tiny-peaked</c>, whose logits are peaked like a trained model's.
     /// </summary>
     [Fact]
     public void Quantized_greedy_tokens_agree_with_fp32()

@@ -37,9 +37,12 @@ public sealed class BlockQuantizerTests
     }
 
     [Theory]
-    [InlineData(4, 70)]
-    [InlineData(8, 64)]
-    public void Dequantized_weights_are_within_half_a_step_of_the_original(int bits, int k)
+    [InlineData(4, 70, 32)]
+    [InlineData(8, 64, 32)]
+    [InlineData(4, 300, 64)]
+    [InlineData(4, 256, 128)]
+    [InlineData(8, 200, 128)]
+    public void Dequantized_weights_are_within_half_a_step_of_the_original(int bits, int k, int blockSize)
     {
         var random = new Random(5);
         const int N = 6;
@@ -49,17 +52,25 @@ public sealed class BlockQuantizerTests
             weight[i] = (float)((random.NextDouble() * 2) - 1);
         }
 
-        var (packed, scales) = BlockQuantizer.Quantize(weight, N, k, bits);
-        var restored = BlockQuantizer.Dequantize(packed, scales, N, k, bits);
+        var (packed, scales) = BlockQuantizer.Quantize(weight, N, k, bits, blockSize);
+        var restored = BlockQuantizer.Dequantize(packed, scales, N, k, bits, blockSize);
 
-        var blocks = BlockQuantizer.KBlocks(k);
+        var blocks = BlockQuantizer.KBlocks(k, blockSize);
+        Assert.Equal(N * blocks * blockSize * bits / 8, packed.Length);
         for (var row = 0; row < N; row++)
         {
             for (var col = 0; col < k; col++)
             {
-                var scale = scales[(row * blocks) + (col / BlockQuantizer.BlockSize)];
+                var scale = scales[(row * blocks) + (col / blockSize)];
                 Assert.InRange(Math.Abs(restored[(row * k) + col] - weight[(row * k) + col]), 0, (scale / 2) + 1e-6);
             }
         }
     }
+
+    [Theory]
+    [InlineData(8)]
+    [InlineData(48)]
+    [InlineData(512)]
+    public void Block_size_must_be_a_power_of_two_from_16_to_256(int blockSize) =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => BlockQuantizer.Quantize(new float[512], 1, 512, 4, blockSize));
 }
