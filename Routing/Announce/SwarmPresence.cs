@@ -142,8 +142,10 @@ public sealed class SwarmPresence : IAsyncDisposable
                         nextAnnounce = DateTime.UtcNow + _options.AnnounceInterval;
                     }
                 }
-                catch (Exception e) when (e is IOException or InvalidOperationException or ArgumentException or TimeoutException)
+                catch (Exception e) when (_server is not null && e is (IOException or InvalidOperationException or ArgumentException or TimeoutException))
                 {
+                    // A DHT hiccup: the server keeps serving and tries again next period. (A move that failed to
+                    // load its new span leaves no server; that propagates, and serve exits with the error.)
                     AnnounceLog.PeriodicWorkFailed(_logger, e);
                     nextCheck = DateTime.UtcNow + NextRebalancePeriod();
                     nextAnnounce = DateTime.UtcNow + _options.AnnounceInterval;

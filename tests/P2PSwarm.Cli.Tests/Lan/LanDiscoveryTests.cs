@@ -8,7 +8,7 @@ namespace P2PSwarm.Cli.Tests.Lan;
 /// <summary>
 /// mDNS between real processes in two network namespaces joined by a veth pair (10.x addresses, multicast on):
 /// our <c>p2pswarm node --lan</c> and js-libp2p's <c>@libp2p/mdns</c> find each other, and two of our nodes form
-/// a DHT swarm with no address given. Skipped (with the reason) only without root or iproute2.
+/// a DHT swarm with no address given. Reported as skipped (with the reason) without root or iproute2.
 /// </summary>
 public sealed class LanDiscoveryTests(ITestOutputHelper output)
 {
@@ -17,15 +17,9 @@ public sealed class LanDiscoveryTests(ITestOutputHelper output)
 
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 
-    [Fact]
+    [NetworkNamespaceFact]
     public async Task Our_node_and_js_mdns_discover_each_other_within_15_s()
     {
-        if (NetworkNamespacePair.Unavailable() is { } reason)
-        {
-            output.WriteLine($"SKIPPED: {reason}");
-            return;
-        }
-
         using var namespaces = NetworkNamespacePair.Create();
         using var ours = StartOurNode(namespaces.A);
         var jsStart = NetworkNamespacePair.StartIn(namespaces.B, Environment.GetEnvironmentVariable("P2PSWARM_NODE") ?? "node", Path.Combine(JsFolder(), "peer.js"), "--mdns", "--listen", "/ip4/0.0.0.0/tcp/0");
@@ -60,15 +54,9 @@ public sealed class LanDiscoveryTests(ITestOutputHelper output)
         }
     }
 
-    [Fact]
+    [NetworkNamespaceFact]
     public async Task Two_lan_nodes_in_two_namespaces_form_a_dht_swarm_with_no_addresses_given()
     {
-        if (NetworkNamespacePair.Unavailable() is { } reason)
-        {
-            output.WriteLine($"SKIPPED: {reason}");
-            return;
-        }
-
         using var namespaces = NetworkNamespacePair.Create();
         using var a = StartOurNode(namespaces.A);
         using var b = StartOurNode(namespaces.B);
