@@ -26,6 +26,9 @@ internal sealed class HopSession : IAsyncDisposable
     private readonly FrameChannel _channel;
     private readonly List<float> _inputs = [];
     private readonly int _hidden;
+    private readonly PublicKey _serverKey;
+    private CancellationTokenSource? _deadline;
+    private CancellationToken _deadlineParent;
     private int _sentStepIndex;
     private int _sentTokens;
     private int _disposed;
@@ -40,6 +43,7 @@ internal sealed class HopSession : IAsyncDisposable
         _stream = stream;
         _channel = channel;
         _hidden = hidden;
+        _serverKey = hop.Peer.TryGetPublicKey(out PublicKey? serverKey) ? serverKey : throw new HopFailedException(hop.Peer, "has a peer id without an inline Ed25519 key");
     }
 
     public RouteHop Hop { get; }
@@ -139,17 +143,15 @@ internal sealed class HopSession : IAsyncDisposable
         Key.SignStep(step);
         _sentStepIndex = stepIndex;
         _sentTokens = tokens;
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(timeout);
-        await SendAsync(new InferenceMessage { Step = step }, deadline.Token, timeout, cancellationToken).ConfigureAwait(false);
+        CancellationToken deadline = Arm(timeout, cancellationToken);
+        await SendAsync(new InferenceMessage { Step = step }, deadline, timeout, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The answer to the step sent last, its signature and shape checked; PUSH_TIMED_OUT comes back as <see cref="HopReply.PushMissing"/>.</summary>
     public async Task<HopReply> ReceiveStepAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(timeout);
-        InferenceMessage reply = await ReceiveAsync(deadline.Token, timeout, cancellationToken).ConfigureAwait(false);
+        CancellationToken deadline = Arm(timeout, cancellationToken);
+        InferenceMessage reply = await ReceiveAsync(deadline, timeout, cancellationToken).ConfigureAwait(false);
         if (reply.Error is { Code: ErrorCode.PushTimedOut })
         {
             return new HopReply(null, null, 0, PushMissing: true);
@@ -161,7 +163,7 @@ internal sealed class HopSession : IAsyncDisposable
         }
 
         StepResult result = reply.StepResult ?? throw new HopFailedException(Hop.Peer, $"answered a step with {reply.BodyCase}");
-        if (!OutputSignatures.VerifyResult(Hop.Peer, Ticket.SessionId, (uint)_sentStepIndex, (uint)HopIndex, result) || result.Output is null)
+        if (!OutputSignatures.VerifyResult(_serverKey, Ticket.SessionId, (uint)_sentStepIndex, (uint)HopIndex, result) || result.Output is null)
         {
             throw new HopFailedException(Hop.Peer, "returned an output without a valid server signature");
         }
@@ -213,6 +215,23 @@ internal sealed class HopSession : IAsyncDisposable
         Commit(input, tokens);
         double computeMs = Math.Min(reply.ComputeMs, wallMs);
         return (reply.Output!, new HopTiming(Hop.Peer, DisplayName, Hop.Blocks, computeMs, wallMs - computeMs));
+    }
+
+    /// <summary>
+    /// A token that fires <paramref name="timeout"/> from now or with <paramref name="cancellationToken"/>. One linked
+    /// source per session, re-armed for every send and receive, instead of a new one (and a new timer) per call.
+    /// </summary>
+    private CancellationToken Arm(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (_deadline is null || _deadlineParent != cancellationToken || !_deadline.TryReset())
+        {
+            _deadline?.Dispose();
+            _deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            _deadlineParent = cancellationToken;
+        }
+
+        _deadline.CancelAfter(timeout);
+        return _deadline.Token;
     }
 
     private async Task SendAsync(InferenceMessage request, CancellationToken deadline, TimeSpan timeout, CancellationToken cancellationToken)
@@ -268,5 +287,6 @@ internal sealed class HopSession : IAsyncDisposable
         }
 
         await _stream.DisposeAsync().ConfigureAwait(false);
+        _deadline?.Dispose();
     }
 }

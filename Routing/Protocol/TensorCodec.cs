@@ -46,6 +46,49 @@ public static class TensorCodec
         return tensor;
     }
 
+    /// <summary>
+    /// A wire tensor over <paramref name="data"/> (fp32 little-endian bytes) without copying: the caller keeps the
+    /// bytes alive and unchanged until every message holding the tensor is serialized.
+    /// </summary>
+    public static Tensor Wrap(ReadOnlyMemory<byte> data, int tokens, int hidden)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(tokens);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(hidden);
+        if (data.Length != (long)tokens * hidden * sizeof(float))
+        {
+            throw new ArgumentException($"{data.Length} bytes do not make [{tokens}, {hidden}] fp32.", nameof(data));
+        }
+
+        var tensor = new Tensor { Data = UnsafeByteOperations.UnsafeWrap(data) };
+        tensor.Shape.Add((uint)tokens);
+        tensor.Shape.Add((uint)hidden);
+        return tensor;
+    }
+
+    /// <summary>
+    /// The values of a validated tensor of <paramref name="length"/> floats: read in place on little-endian machines,
+    /// else copied into a pooled array returned through <paramref name="rented"/> (the caller gives it back).
+    /// </summary>
+    public static ReadOnlySpan<float> AsFloats(Tensor tensor, int length, ref float[]? rented)
+    {
+        ArgumentNullException.ThrowIfNull(tensor);
+        if (BitConverter.IsLittleEndian)
+        {
+            ReadOnlySpan<float> values = MemoryMarshal.Cast<byte, float>(tensor.Data.Span);
+            return values.Length == length
+                ? values
+                : throw new ArgumentException($"The tensor has {values.Length} values, not {length}.", nameof(length));
+        }
+
+        rented = System.Buffers.ArrayPool<float>.Shared.Rent(length);
+        CopyTo(tensor, rented.AsSpan(0, length));
+        return rented.AsSpan(0, length);
+    }
+
+    /// <summary>fp32 values written straight into wire bytes (little-endian machines only, as the wire is little-endian).</summary>
+    public static Span<float> AsFloats(Span<byte> bytes) =>
+        BitConverter.IsLittleEndian ? MemoryMarshal.Cast<byte, float>(bytes) : throw new PlatformNotSupportedException("Writing wire tensors in place needs a little-endian machine.");
+
     /// <summary>Checks <paramref name="tensor"/> is <c>[tokens, hidden]</c> with 1 &lt;= tokens &lt;= <paramref name="maxTokens"/>; returns tokens.</summary>
     /// <exception cref="SwarmProtocolException">Wrong rank, hidden size, token count or byte count.</exception>
     public static int Validate(Tensor tensor, int hidden, int maxTokens)

@@ -278,12 +278,13 @@ public sealed class BlockServer : IAsyncDisposable
                 cancellationToken).ConfigureAwait(false);
             ServingLog.SessionOpened(_logger, run.Name, peer, ticket.MaxLength);
 
+            using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             while (true)
             {
                 InferenceMessage? message;
                 try
                 {
-                    message = await ReadIdleAsync(channel, cancellationToken).ConfigureAwait(false);
+                    message = await ReadIdleAsync(channel, idle, cancellationToken).ConfigureAwait(false);
                 }
                 catch (TimeoutException)
                 {
@@ -302,8 +303,7 @@ public sealed class BlockServer : IAsyncDisposable
                     throw new SwarmProtocolException(ErrorCode.Malformed, $"Expected Step or CloseSession, got {message.BodyCase}.");
                 }
 
-                InferenceMessage reply = await RunStepAsync(run, message.Step, cancellationToken).ConfigureAwait(false);
-                await channel.WriteAsync(reply, cancellationToken).ConfigureAwait(false);
+                await RunStepAsync(run, channel, message.Step, cancellationToken).ConfigureAwait(false);
             }
         }
         finally
@@ -330,9 +330,10 @@ public sealed class BlockServer : IAsyncDisposable
     /// <summary>
     /// Checks and runs one step: takes its input from the step or, for a pushed step, from the previous hop's push;
     /// pushes the output on when asked, then answers the client with the signed result (output included, as the
-    /// client keeps every hop's input for replay).
+    /// client keeps every hop's input for replay). The output tensor wraps a pooled buffer that both writes
+    /// serialize from before it goes back to the pool.
     /// </summary>
-    private async Task<InferenceMessage> RunStepAsync(SessionRun run, Step step, CancellationToken cancellationToken)
+    private async Task RunStepAsync(SessionRun run, FrameChannel channel, Step step, CancellationToken cancellationToken)
     {
         SessionGuard guard = run.Guard;
         int previousPosition = guard.Hops.Contains((int)Math.Min(step.HopIndex, int.MaxValue)) ? guard.PositionOf((int)step.HopIndex) : 0;
@@ -340,7 +341,8 @@ public sealed class BlockServer : IAsyncDisposable
         if (!check.IsAccepted)
         {
             ServingLog.StepRefused(_logger, run.Name, check.Rejection!.ToString());
-            return new InferenceMessage { Error = check.Rejection.ToError() };
+            await channel.WriteAsync(new InferenceMessage { Error = check.Rejection.ToError() }, cancellationToken).ConfigureAwait(false);
+            return;
         }
 
         AcceptedStep accepted = check.Step!;
@@ -354,35 +356,44 @@ public sealed class BlockServer : IAsyncDisposable
                 guard.Undo(accepted, previousPosition);
                 var missing = new SessionRejection(ErrorCode.PushTimedOut, $"No pushed input for step {accepted.StepIndex} of hop {accepted.HopIndex} within {Options.PushTimeout.TotalSeconds:F1} s; the step was undone.");
                 ServingLog.StepRefused(_logger, run.Name, missing.ToString());
-                return new InferenceMessage { Error = missing.ToError() };
+                await channel.WriteAsync(new InferenceMessage { Error = missing.ToError() }, cancellationToken).ConfigureAwait(false);
+                return;
             }
 
             source = pushed.Output;
             Interlocked.Increment(ref _pushedInputs);
         }
 
-        StepResult result = Compute(run, accepted, source!);
-        if (pushed is not null)
+        byte[] outputBytes = ArrayPool<byte>.Shared.Rent(accepted.TokenCount * _source.Config.HiddenSize * sizeof(float));
+        try
         {
-            result.InputSha256 = UnsafeByteOperations.UnsafeWrap(SHA256.HashData(pushed.Output.Data.Span));
-            result.InputSignature = pushed.Signature;
-        }
-
-        if (accepted.PushOutput)
-        {
-            int next = accepted.HopIndex + 1;
-            if (!run.Links.TryGetValue(next, out PushLink? link))
+            StepResult result = Compute(run, accepted, source!, outputBytes);
+            if (pushed is not null)
             {
-                SessionTicket ticket = guard.Ticket;
-                link = new PushLink(_host, ticket.Route[next].Peer, ticket.AddressesOf(next), _maxFrameBytes, _logger);
-                run.Links[next] = link;
+                result.InputSha256 = UnsafeByteOperations.UnsafeWrap(SHA256.HashData(pushed.Output.Data.Span));
+                result.InputSignature = pushed.Signature;
             }
 
-            // The next hop's step waits on this; the client's copy of the result follows.
-            await link.PushAsync(OutputSignatures.CreatePush(result, result.Output), Options.PushTimeout, cancellationToken).ConfigureAwait(false);
-        }
+            if (accepted.PushOutput)
+            {
+                int next = accepted.HopIndex + 1;
+                if (!run.Links.TryGetValue(next, out PushLink? link))
+                {
+                    SessionTicket ticket = guard.Ticket;
+                    link = new PushLink(_host, ticket.Route[next].Peer, ticket.AddressesOf(next), _maxFrameBytes, _logger);
+                    run.Links[next] = link;
+                }
 
-        return new InferenceMessage { StepResult = result };
+                // The next hop's step waits on this; the client's copy of the result follows.
+                await link.PushAsync(OutputSignatures.CreatePush(result, result.Output), Options.PushTimeout, cancellationToken).ConfigureAwait(false);
+            }
+
+            await channel.WriteAsync(new InferenceMessage { StepResult = result }, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(outputBytes);
+        }
     }
 
     /// <summary>The pushed input the step awaits, or null when it does not come within <see cref="BlockServerOptions.PushTimeout"/>.</summary>
@@ -401,13 +412,13 @@ public sealed class BlockServer : IAsyncDisposable
         }
     }
 
-    private StepResult Compute(SessionRun run, AcceptedStep accepted, Tensor source)
+    /// <summary>Runs the step's input through the hop's KV session into <paramref name="outputBytes"/> and signs the result, which wraps those bytes.</summary>
+    private StepResult Compute(SessionRun run, AcceptedStep accepted, Tensor source, byte[] outputBytes)
     {
         SpanSession session = run.Sessions[accepted.HopIndex];
         int hidden = _source.Config.HiddenSize;
         int length = accepted.TokenCount * hidden;
-        float[] input = ArrayPool<float>.Shared.Rent(length);
-        float[] output = ArrayPool<float>.Shared.Rent(length);
+        float[]? copied = null;
         try
         {
             var clock = Stopwatch.StartNew();
@@ -416,10 +427,11 @@ public sealed class BlockServer : IAsyncDisposable
                 session.TruncateTo(truncate);
             }
 
-            TensorCodec.CopyTo(source, input.AsSpan(0, length));
-            session.Prefill(input.AsSpan(0, length), output.AsSpan(0, length));
+            ReadOnlySpan<float> input = TensorCodec.AsFloats(source, length, ref copied);
+            Span<float> output = TensorCodec.AsFloats(outputBytes.AsSpan(0, length * sizeof(float)));
+            session.Prefill(input, output);
             float computeMs = (float)clock.Elapsed.TotalMilliseconds;
-            Tensor tensor = TensorCodec.Create(output.AsSpan(0, length), accepted.TokenCount, hidden);
+            Tensor tensor = TensorCodec.Wrap(outputBytes.AsMemory(0, length * sizeof(float)), accepted.TokenCount, hidden);
             return OutputSignatures.CreateResult(
                 _host.Options.Identity, run.Guard.Ticket.SessionId, (uint)accepted.StepIndex, (uint)accepted.HopIndex, tensor, computeMs, includeOutput: true);
         }
@@ -430,8 +442,10 @@ public sealed class BlockServer : IAsyncDisposable
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(input);
-            ArrayPool<float>.Shared.Return(output);
+            if (copied is not null)
+            {
+                ArrayPool<float>.Shared.Return(copied);
+            }
         }
     }
 
@@ -442,6 +456,7 @@ public sealed class BlockServer : IAsyncDisposable
     private async Task ReceivePushesAsync(FrameChannel channel, PushedOutput first, PeerId sender, CancellationToken cancellationToken)
     {
         PushedOutput? pushed = first;
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         while (pushed is not null)
         {
             SessionRejection? refusal = Deliver(pushed, sender);
@@ -453,7 +468,7 @@ public sealed class BlockServer : IAsyncDisposable
                 return;
             }
 
-            InferenceMessage? next = await ReadIdleAsync(channel, cancellationToken).ConfigureAwait(false);
+            InferenceMessage? next = await ReadIdleAsync(channel, idle, cancellationToken).ConfigureAwait(false);
             if (next is null || next.CloseSession is not null)
             {
                 return;
@@ -534,6 +549,15 @@ public sealed class BlockServer : IAsyncDisposable
     private async Task<InferenceMessage?> ReadIdleAsync(FrameChannel channel, CancellationToken cancellationToken)
     {
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        return await ReadIdleAsync(channel, idle, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// <see cref="ReadIdleAsync(FrameChannel, CancellationToken)"/> with the caller's linked source, re-armed per frame,
+    /// so a session's stream does not make a new source and timer for every step.
+    /// </summary>
+    private async Task<InferenceMessage?> ReadIdleAsync(FrameChannel channel, CancellationTokenSource idle, CancellationToken cancellationToken)
+    {
         idle.CancelAfter(Options.IdleTimeout);
         try
         {
@@ -542,6 +566,11 @@ public sealed class BlockServer : IAsyncDisposable
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             throw new TimeoutException("The session was idle too long.");
+        }
+        finally
+        {
+            // Disarmed while the step computes: a long step is not idleness.
+            idle.CancelAfter(Timeout.InfiniteTimeSpan);
         }
     }
 

@@ -65,14 +65,17 @@ internal sealed class PushInbox
                 return null;
             }
 
-            waiter = new TaskCompletionSource<PushedOutput>(TaskCreationOptions.RunContinuationsAsynchronously);
+            // Continuations run inline: the pushing stream's reader goes straight on into the step's compute, which
+            // saves a thread-pool hop on the critical path of every pushed token (Offer completes it outside the lock).
+            waiter = new TaskCompletionSource<PushedOutput>();
             _waiter = waiter;
             _waitedStepIndex = stepIndex;
         }
 
         try
         {
-            return await waiter.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            using CancellationTokenRegistration registration = cancellationToken.Register(static state => ((TaskCompletionSource<PushedOutput>)state!).TrySetCanceled(), waiter);
+            return await waiter.Task.ConfigureAwait(false);
         }
         finally
         {

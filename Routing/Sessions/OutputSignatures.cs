@@ -61,6 +61,14 @@ public static class OutputSignatures
     /// </summary>
     public static bool VerifyResult(PeerId server, SessionId sessionId, uint stepIndex, uint hopIndex, StepResult result)
     {
+        ArgumentNullException.ThrowIfNull(server);
+        return server.TryGetPublicKey(out PublicKey? key) && VerifyResult(key, sessionId, stepIndex, hopIndex, result);
+    }
+
+    /// <summary><see cref="VerifyResult(PeerId, SessionId, uint, uint, StepResult)"/> with the server's key already read from its peer id (no key import per step).</summary>
+    public static bool VerifyResult(PublicKey server, SessionId sessionId, uint stepIndex, uint hopIndex, StepResult result)
+    {
+        ArgumentNullException.ThrowIfNull(server);
         ArgumentNullException.ThrowIfNull(result);
         if (!sessionId.Matches(result.SessionId.Span) || result.StepIndex != stepIndex || result.HopIndex != hopIndex
             || result.OutputSha256.Length != TensorCodec.DigestLength)
@@ -84,6 +92,14 @@ public static class OutputSignatures
     /// <summary>True when <paramref name="pushed"/> carries an output that <paramref name="sender"/> signed.</summary>
     public static bool VerifyPush(PeerId sender, SessionId sessionId, PushedOutput pushed)
     {
+        ArgumentNullException.ThrowIfNull(sender);
+        return sender.TryGetPublicKey(out PublicKey? key) && VerifyPush(key, sessionId, pushed);
+    }
+
+    /// <summary><see cref="VerifyPush(PeerId, SessionId, PushedOutput)"/> with the sender's key already read from its peer id.</summary>
+    public static bool VerifyPush(PublicKey sender, SessionId sessionId, PushedOutput pushed)
+    {
+        ArgumentNullException.ThrowIfNull(sender);
         ArgumentNullException.ThrowIfNull(pushed);
         if (pushed.Output is null || !sessionId.Matches(pushed.SessionId.Span))
         {
@@ -96,17 +112,15 @@ public static class OutputSignatures
     }
 
     /// <summary>True when <paramref name="signature"/> is <paramref name="server"/>'s output signature over <paramref name="digest"/> for that session, step and hop.</summary>
-    public static bool VerifyDigest(PeerId server, SessionId sessionId, uint stepIndex, uint hopIndex, ReadOnlySpan<byte> digest, ReadOnlySpan<byte> signature) =>
-        digest.Length == TensorCodec.DigestLength && signature.Length == SessionSignatures.SignatureLength && Verify(server, sessionId, stepIndex, hopIndex, digest, signature);
-
-    private static bool Verify(PeerId server, SessionId sessionId, uint stepIndex, uint hopIndex, ReadOnlySpan<byte> digest, ReadOnlySpan<byte> signature)
+    public static bool VerifyDigest(PeerId server, SessionId sessionId, uint stepIndex, uint hopIndex, ReadOnlySpan<byte> digest, ReadOnlySpan<byte> signature)
     {
         ArgumentNullException.ThrowIfNull(server);
-        if (!server.TryGetPublicKey(out PublicKey? key))
-        {
-            return false;
-        }
+        return digest.Length == TensorCodec.DigestLength && signature.Length == SessionSignatures.SignatureLength
+            && server.TryGetPublicKey(out PublicKey? key) && Verify(key, sessionId, stepIndex, hopIndex, digest, signature);
+    }
 
+    private static bool Verify(PublicKey key, SessionId sessionId, uint stepIndex, uint hopIndex, ReadOnlySpan<byte> digest, ReadOnlySpan<byte> signature)
+    {
         Span<byte> signed = stackalloc byte[SessionSignatures.OutputSignedLength];
         SessionSignatures.WriteOutputSignedBytes(sessionId, stepIndex, hopIndex, digest, signed);
         return key.Verify(signed, signature);

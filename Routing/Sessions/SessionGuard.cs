@@ -33,6 +33,7 @@ public sealed class SessionGuard
     private readonly int _hiddenSize;
     private readonly int _maxTokensPerStep;
     private readonly Dictionary<int, int> _positions = [];
+    private readonly Dictionary<int, PublicKey> _previousKeys = [];
     private ulong _lastSequence;
 
     public SessionGuard(SessionTicket ticket, PeerId server, int hiddenSize, int maxTokensPerStep)
@@ -50,6 +51,11 @@ public sealed class SessionGuard
             if (ticket.Route[i].Peer == server)
             {
                 _positions[i] = 0;
+                if (i > 0 && ticket.AllowPush && ticket.Route[i - 1].Peer.TryGetPublicKey(out PublicKey? previous))
+                {
+                    // Read once: a pushed output is checked against it every step.
+                    _previousKeys[i] = previous;
+                }
             }
         }
     }
@@ -192,7 +198,7 @@ public sealed class SessionGuard
             return (-1, new SessionRejection(ex.Code, ex.Message));
         }
 
-        return OutputSignatures.VerifyPush(previous, Ticket.SessionId, pushed)
+        return _previousKeys.TryGetValue((int)hopIndex, out PublicKey? previousKey) && OutputSignatures.VerifyPush(previousKey, Ticket.SessionId, pushed)
             ? ((int)hopIndex, null)
             : (-1, new SessionRejection(ErrorCode.PushSignatureInvalid, $"Pushed output is not signed by hop {pushed.FromHopIndex} ({previous})."));
     }
