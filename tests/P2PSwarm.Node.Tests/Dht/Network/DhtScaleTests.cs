@@ -39,48 +39,11 @@ public sealed class DhtScaleTests(ITestOutputHelper output)
         var random = new Random(4);
         var keys = new List<IdentityKey>();
         var nodes = new List<(Host Host, DhtService Dht)>();
-        var clock = Stopwatch.StartNew();
         try
         {
-            for (int i = 0; i < Nodes; i++)
-            {
-                var key = IdentityKey.Generate();
-                keys.Add(key);
-                var host = new Host(new HostOptions
-                {
-                    Identity = key,
-                    ListenAddresses = [Multiaddress.FromEndPoint(new IPEndPoint(IPAddress.Loopback, 0))],
-                    DialTimeout = TimeSpan.FromSeconds(3),
-                    ShutdownTimeout = TimeSpan.FromSeconds(1),
-                });
-                await host.StartAsync(CancellationToken.None);
-                var dht = new DhtService(host, new DhtServiceOptions { RequestTimeout = TimeSpan.FromSeconds(5), LivenessTimeout = TimeSpan.FromSeconds(2) });
-                await dht.StartAsync(CancellationToken.None);
-                nodes.Add((host, dht));
-                foreach (int j in Enumerable.Range(0, i).OrderBy(_ => random.Next()).Take(3))
-                {
-                    await dht.ConnectAsync(nodes[j].Host.FullListenAddresses[0], CancellationToken.None);
-                }
-            }
-
-            output.WriteLine($"{Nodes} hosts started and linked in {clock.Elapsed.TotalSeconds:0.0} s");
-            clock.Restart();
-            foreach (var (_, dht) in nodes)
-            {
-                await dht.BootstrapAsync([], CancellationToken.None);
-            }
-
-            output.WriteLine($"self lookups done in {clock.Elapsed.TotalSeconds:0.0} s; routing table sizes median {Median(nodes.Select(n => (double)n.Dht.RoutingTable.Count))}, connections {nodes.Sum(n => n.Host.Connections.Count)}");
+            await StartSwarmAsync(Nodes, TimeSpan.FromSeconds(5), random, keys, nodes);
             output.WriteLine($"process: {OpenDescriptors()} open file descriptors (limit {limit}), working set {Environment.WorkingSet / (1024 * 1024)} MiB, {Process.GetCurrentProcess().Threads.Count} threads");
-
-            var provided = new List<(Cid Cid, PeerId Provider)>();
-            for (int i = 0; i < 20; i++)
-            {
-                var provider = nodes[random.Next(nodes.Count)];
-                var cid = Cid.FromRawSha256(BitConverter.GetBytes(random.NextInt64()));
-                await provider.Dht.ProvideAsync(cid, CancellationToken.None);
-                provided.Add((cid, provider.Host.PeerId));
-            }
+            var provided = await ProvideAsync(nodes, random, 20);
 
             var before = await LookupsAsync(nodes, provided, random, 100);
             Report("all alive", before);
@@ -114,6 +77,100 @@ public sealed class DhtScaleTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// The harder failure: 30 % of the nodes hang. Their connections stay open and they still answer ping (so they
+    /// stay in routing tables), but every kad request they get waits forever, so each one costs the asker a full
+    /// request timeout (2 s here). Lookups must still succeed at least 99 % of the time. 40 nodes and 8 lookups:
+    /// each lookup waits out the hung peers among its closest (measured: ~9 timeouts, about 3 request timeouts
+    /// of wall time with α = 3, since timeouts leave the candidates but not the routing table).
+    /// </summary>
+    [Fact]
+    public async Task Provided_keys_are_found_when_30_percent_of_nodes_hang_with_their_connections_open()
+    {
+        const int Count = 40;
+        var random = new Random(5);
+        var keys = new List<IdentityKey>();
+        var nodes = new List<(Host Host, DhtService Dht)>();
+        var thaw = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        try
+        {
+            await StartSwarmAsync(Count, TimeSpan.FromSeconds(2), random, keys, nodes);
+            var provided = await ProvideAsync(nodes, random, 10);
+            var providers = provided.Select(p => p.Provider).ToHashSet();
+            var hung = nodes.Where(n => !providers.Contains(n.Host.PeerId)).OrderBy(_ => random.Next()).Take(Count * 3 / 10).ToList();
+            foreach (var (host, _) in hung)
+            {
+                host.SetStreamHandler(KadStreamProtocol.ProtocolId, async (_, ct) => await Task.WhenAny(thaw.Task, Task.Delay(Timeout.Infinite, ct)));
+            }
+
+            var askers = nodes.Except(hung).ToList();
+            var results = await LookupsAsync(askers, provided, random, 8);
+            Report($"{hung.Count} of {Count} hung", results);
+            Assert.True(results.Count(r => r.Found) >= 0.99 * results.Count, $"{results.Count(r => r.Found)}/{results.Count} found");
+            Assert.True(results.Sum(r => r.Failed) > 0, "no lookup ever reached a hung node");
+        }
+        finally
+        {
+            thaw.TrySetResult();
+            foreach (var node in nodes)
+            {
+                await StopAsync(node);
+            }
+
+            keys.ForEach(k => k.Dispose());
+        }
+    }
+
+    /// <summary>Starts <paramref name="count"/> nodes, each linked to 3 random earlier ones, then one self lookup each.</summary>
+    private async Task StartSwarmAsync(int count, TimeSpan requestTimeout, Random random, List<IdentityKey> keys, List<(Host Host, DhtService Dht)> nodes)
+    {
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < count; i++)
+        {
+            var key = IdentityKey.Generate();
+            keys.Add(key);
+            var host = new Host(new HostOptions
+            {
+                Identity = key,
+                ListenAddresses = [Multiaddress.FromEndPoint(new IPEndPoint(IPAddress.Loopback, 0))],
+                DialTimeout = TimeSpan.FromSeconds(3),
+                ShutdownTimeout = TimeSpan.FromSeconds(1),
+            });
+            await host.StartAsync(CancellationToken.None);
+            var dht = new DhtService(host, new DhtServiceOptions { RequestTimeout = requestTimeout, LivenessTimeout = TimeSpan.FromSeconds(2) });
+            nodes.Add((host, dht));
+            await dht.StartAsync(CancellationToken.None);
+            foreach (int j in Enumerable.Range(0, i).OrderBy(_ => random.Next()).Take(3))
+            {
+                await dht.ConnectAsync(nodes[j].Host.FullListenAddresses[0], CancellationToken.None);
+            }
+        }
+
+        output.WriteLine($"{count} hosts started and linked in {clock.Elapsed.TotalSeconds:0.0} s");
+        clock.Restart();
+        foreach (var (_, dht) in nodes)
+        {
+            await dht.BootstrapAsync([], CancellationToken.None);
+        }
+
+        output.WriteLine($"self lookups done in {clock.Elapsed.TotalSeconds:0.0} s; routing table sizes median {Median(nodes.Select(n => (double)n.Dht.RoutingTable.Count))}, connection ends {nodes.Sum(n => n.Host.Connections.Count)}");
+    }
+
+    /// <summary><paramref name="count"/> random nodes each provide one random key.</summary>
+    private static async Task<List<(Cid Cid, PeerId Provider)>> ProvideAsync(List<(Host Host, DhtService Dht)> nodes, Random random, int count)
+    {
+        var provided = new List<(Cid Cid, PeerId Provider)>();
+        for (int i = 0; i < count; i++)
+        {
+            var provider = nodes[random.Next(nodes.Count)];
+            var cid = Cid.FromRawSha256(BitConverter.GetBytes(random.NextInt64()));
+            await provider.Dht.ProvideAsync(cid, CancellationToken.None);
+            provided.Add((cid, provider.Host.PeerId));
+        }
+
+        return provided;
+    }
+
     /// <summary>Stops a node; false if the host's stop threw (seen: NoiseException from a connection closing mid-flush).</summary>
     private static async Task<bool> StopAsync((Host Host, DhtService Dht) node)
     {
@@ -129,29 +186,29 @@ public sealed class DhtScaleTests(ITestOutputHelper output)
         }
     }
 
-    private static async Task<List<(bool Found, int Hops, int Queried, double Milliseconds)>> LookupsAsync(
+    private static async Task<List<(bool Found, int Hops, int Queried, int Failed, double Milliseconds)>> LookupsAsync(
         List<(Host Host, DhtService Dht)> nodes, List<(Cid Cid, PeerId Provider)> provided, Random random, int count)
     {
-        var results = new List<(bool, int, int, double)>();
+        var results = new List<(bool, int, int, int, double)>();
         for (int i = 0; i < count; i++)
         {
             var (cid, provider) = provided[random.Next(provided.Count)];
             var asker = nodes[random.Next(nodes.Count)];
             var watch = Stopwatch.StartNew();
             ProvidersResult found = await asker.Dht.FindProvidersAsync(cid, CancellationToken.None);
-            results.Add((found.Providers.Any(p => p.Peer == provider), found.Stats.Hops, found.Stats.QueriedPeers, watch.Elapsed.TotalMilliseconds));
+            results.Add((found.Providers.Any(p => p.Peer == provider), found.Stats.Hops, found.Stats.QueriedPeers, found.Stats.FailedPeers, watch.Elapsed.TotalMilliseconds));
         }
 
         return results;
     }
 
-    private void Report(string phase, List<(bool Found, int Hops, int Queried, double Milliseconds)> results)
+    private void Report(string phase, List<(bool Found, int Hops, int Queried, int Failed, double Milliseconds)> results)
     {
         var hops = results.Select(r => (double)r.Hops).ToList();
         var ms = results.Select(r => r.Milliseconds).ToList();
         output.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
-            $"{phase}: found {results.Count(r => r.Found)}/{results.Count}; hops median {Median(hops)} p95 {Percentile(hops, 0.95)} max {hops.Max()}; queried median {Median(results.Select(r => (double)r.Queried))}; latency median {Median(ms):0.0} ms p95 {Percentile(ms, 0.95):0.0} ms"));
+            $"{phase}: found {results.Count(r => r.Found)}/{results.Count}; hops median {Median(hops)} p95 {Percentile(hops, 0.95)} max {hops.Max()}; queried median {Median(results.Select(r => (double)r.Queried))}; failed median {Median(results.Select(r => (double)r.Failed))} max {results.Max(r => r.Failed)}; latency median {Median(ms):0.0} ms p95 {Percentile(ms, 0.95):0.0} ms"));
     }
 
     /// <summary>RLIMIT_NOFILE as this process has it (the runtime raises the soft limit to the hard one at start).</summary>
