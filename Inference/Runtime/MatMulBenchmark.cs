@@ -26,10 +26,7 @@ public sealed record MatMulBenchmarkOptions(int Bits = 4, int BlockSize = 32, in
 /// <param name="FloorMilliseconds">WeightBytes / CopyBytesPerSecond.</param>
 /// <param name="PassMilliseconds">Median wall time of one pass through the whole chain.</param>
 /// <param name="RoundRatios">Pass time over floor for each round, both measured back to back.</param>
-/// <param name="ResidentBytes">
-/// Growth of the process's resident memory from before the session was created to after its first runs: what
-/// ORT actually keeps for the weights once prepacked (MLAS's packed layout can be larger than the file).
-/// </param>
+/// <param name="PackedBytes">What the kernels hold and stream once MLAS has prepacked the weights (<see cref="PackedWeightBytes"/>).</param>
 public sealed record MatMulBenchmarkResult(
     MatMulBenchmarkOptions Options,
     long WeightBytes,
@@ -37,9 +34,12 @@ public sealed record MatMulBenchmarkResult(
     double FloorMilliseconds,
     double PassMilliseconds,
     IReadOnlyList<double> RoundRatios,
-    long ResidentBytes)
+    long PackedBytes)
 {
     public double PassOverFloor => PassMilliseconds / FloorMilliseconds;
+
+    /// <summary>Pass time over the floor of the packed bytes: how close the kernel gets to streaming what it actually reads.</summary>
+    public double PassOverPackedFloor => PassMilliseconds / (PackedBytes / CopyBytesPerSecond * 1000);
 
     public double MicrosecondsPerProjection => PassMilliseconds * 1000 / (2 * Options.Pairs);
 }
@@ -65,10 +65,9 @@ public static class MatMulBenchmark
             WriteChain(options, modelPath);
             var weightBytes = new FileInfo(modelPath + ".data").Length;
             OrtRuntime.EnsureGlobalThreadPool();
-            var residentBefore = ResidentBytes();
             using var sessionOptions = OrtRuntime.CreateSessionOptions();
             using var session = new InferenceSession(modelPath, sessionOptions);
-            return Time(session, options, weightBytes, rounds, passesPerRound, residentBefore);
+            return Time(session, options, weightBytes, rounds, passesPerRound);
         }
         finally
         {
@@ -76,7 +75,7 @@ public static class MatMulBenchmark
         }
     }
 
-    private static MatMulBenchmarkResult Time(InferenceSession session, MatMulBenchmarkOptions options, long weightBytes, int rounds, int passesPerRound, long residentBefore)
+    private static MatMulBenchmarkResult Time(InferenceSession session, MatMulBenchmarkOptions options, long weightBytes, int rounds, int passesPerRound)
     {
         var x = GC.AllocateArray<float>(options.Rows * options.Hidden, pinned: true);
         var y = GC.AllocateArray<float>(options.Rows * options.Hidden, pinned: true);
@@ -95,7 +94,6 @@ public static class MatMulBenchmark
         {
             session.RunWithBinding(runOptions, binding);
         }
-        var resident = ResidentBytes() - residentBefore;
 
         var copy = new CopyBandwidthProbe();
         var passes = new List<double>();
@@ -116,13 +114,11 @@ public static class MatMulBenchmark
             ratios.Add(Median(roundPasses) / (weightBytes / bandwidth * 1000));
         }
         var copyBandwidth = Median(copies);
-        return new MatMulBenchmarkResult(options, weightBytes, copyBandwidth, weightBytes / copyBandwidth * 1000, Median(passes), ratios, resident);
-    }
-
-    private static long ResidentBytes()
-    {
-        using var process = Process.GetCurrentProcess();
-        return process.WorkingSet64;
+        var packed = options.Pairs * (options.Bits == 0
+            ? 2L * sizeof(float) * options.Hidden * options.Intermediate
+            : PackedWeightBytes.MatMulNBits(options.Intermediate, options.Hidden, options.Bits, options.BlockSize)
+                + PackedWeightBytes.MatMulNBits(options.Hidden, options.Intermediate, options.Bits, options.BlockSize));
+        return new MatMulBenchmarkResult(options, weightBytes, copyBandwidth, weightBytes / copyBandwidth * 1000, Median(passes), ratios, packed);
     }
 
     private static void WriteChain(MatMulBenchmarkOptions o, string modelPath)

@@ -1,3 +1,5 @@
+using P2PSwarm.Inference.Checkpoints;
+using P2PSwarm.Inference.Onnx;
 using P2PSwarm.Inference.Runtime;
 
 namespace P2PSwarm.Inference.Tests.Runtime;
@@ -67,5 +69,27 @@ public sealed class BenchmarkToolsTests
         Assert.True(result.PassMilliseconds > 0);
         Assert.Equal(2, result.RoundRatios.Count);
         Assert.Equal(result.WeightBytes / result.CopyBytesPerSecond * 1000, result.FloorMilliseconds, 9);
+    }
+
+    [Theory]
+    // int4: half a byte of data plus two fp32 per block (scale and MLAS's block sum); int8: one byte plus the same.
+    [InlineData(4, 32, 0.75)]
+    [InlineData(4, 128, 0.5625)]
+    [InlineData(8, 32, 1.25)]
+    public void Packed_bytes_per_weight_follow_the_mlas_layout(int bits, int blockSize, double bytesPerWeight)
+    {
+        Assert.Equal(bytesPerWeight * 5632 * 2048, PackedWeightBytes.MatMulNBits(5632, 2048, bits, blockSize));
+        // N not a multiple of 16: the block sums are padded to 16 rows.
+        Assert.Equal((10L * 2 * 16) + (10 * 2 * 4) + (16 * 2 * 4), PackedWeightBytes.MatMulNBits(10, 64, 4, 32));
+    }
+
+    [Fact]
+    public void Packed_span_bytes_count_every_projection_of_every_block()
+    {
+        var c = CheckpointPreset.TinyLlama.Config;
+        var weights = 22L * ((2048L * (2048 + 256 + 256)) + (2048L * 2048) + (3 * 2048L * 5632));
+        Assert.Equal(weights * 4, PackedWeightBytes.Span(c, BlockSpan.All(c), SpanQuantization.None));
+        Assert.Equal(weights * 3 / 4, PackedWeightBytes.Span(c, BlockSpan.All(c), SpanQuantization.Int4));
+        Assert.Equal(weights * 3 / 4 / 22 * 2, PackedWeightBytes.Span(c, new BlockSpan(5, 7), SpanQuantization.Int4));
     }
 }
