@@ -1,4 +1,5 @@
 using P2PSwarm.Cli.Tests.Lan;
+using Xunit.Abstractions;
 
 namespace P2PSwarm.Cli.Tests.Swarm;
 
@@ -6,7 +7,7 @@ namespace P2PSwarm.Cli.Tests.Swarm;
 /// Real <c>p2pswarm serve</c> processes on loopback that choose their blocks themselves (no <c>--blocks</c>), read
 /// each other's signed ServerInfo records from the DHT, and move; <c>swarm status</c> and <c>generate</c> against them.
 /// </summary>
-public sealed class BlockSelectionProcessTests : IDisposable
+public sealed class BlockSelectionProcessTests(ITestOutputHelper output) : IDisposable
 {
     private const string Loopback = "/ip4/127.0.0.1/tcp/0";
     private readonly ServeSwarm _swarm = new();
@@ -29,6 +30,41 @@ public sealed class BlockSelectionProcessTests : IDisposable
         Assert.True(code == 0, $"swarm status exited {code}: {status}{error}");
         Assert.Contains("3 servers online", status, StringComparison.Ordinal);
         Assert.Contains("fully covered: yes", status, StringComparison.Ordinal);
+        Assert.Equal(await _swarm.TokenIdsAsync(null, "--local"), await _swarm.TokenIdsAsync(null, "--initial-peers", address));
+    }
+
+    [Fact]
+    public async Task Servers_started_at_the_same_moment_without_blocks_end_up_covering_the_model()
+    {
+        // Two newcomers that read the swarm at the same moment may take the same window (neither has announced
+        // JOINING yet); the periodic rebalance check then moves one of them into the hole.
+        WatchedProcess first = _swarm.Serve("first", null, "--num-blocks", "3", "--rebalance-interval", "2", "--listen", Loopback);
+        (string address, _) = await ServeSwarm.WaitOnlineAsync(first);
+        WatchedProcess second = _swarm.Serve("second", null, "--num-blocks", "3", "--rebalance-interval", "2", "--listen", Loopback, "--initial-peers", address);
+        WatchedProcess third = _swarm.Serve("third", null, "--num-blocks", "3", "--rebalance-interval", "2", "--listen", Loopback, "--initial-peers", address);
+        await ServeSwarm.WaitOnlineAsync(second);
+        await ServeSwarm.WaitOnlineAsync(third);
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+        (int code, string status, string error) = (0, "", "");
+        while (DateTime.UtcNow < deadline)
+        {
+            (code, status, error) = await _swarm.RunAsync(null, "swarm", "status", "--model", _swarm.Model, "--initial-peers", address);
+            if (code == 0 && status.Contains("3 servers online", StringComparison.Ordinal))
+            {
+                break;
+            }
+
+            await Task.Delay(2000);
+        }
+
+        Assert.True(code == 0, $"not covered after 90 s: {status}{error}\n{second.Tail(10)}\n{third.Tail(10)}");
+        Assert.Contains("fully covered: yes", status, StringComparison.Ordinal);
+        foreach (WatchedProcess server in new[] { first, second, third })
+        {
+            output.WriteLine(string.Join(" | ", server.Lines.Where(l => l.Contains("ONLINE", StringComparison.Ordinal) || l.Contains("MOVING", StringComparison.Ordinal))));
+        }
+
         Assert.Equal(await _swarm.TokenIdsAsync(null, "--local"), await _swarm.TokenIdsAsync(null, "--initial-peers", address));
     }
 
