@@ -84,6 +84,32 @@ public sealed class PushTests(TinySwarmModel model) : IClassFixture<TinySwarmMod
     }
 
     [Fact]
+    public async Task A_middle_server_that_pushes_another_output_than_it_returns_is_named_banned_and_replaced()
+    {
+        await using var liar = await LyingPushServer.StartAsync(model, new BlockSpan(0, 3), lieFromStep: 3);
+        await using var b = await RunningServer.StartAsync(model, new BlockSpan(3, 8));
+        await using var spare = await RunningServer.StartAsync(model, new BlockSpan(0, 3));
+        await using var client = await StartHostAsync(IdentityKey.Generate());
+        var directory = new SwarmDirectory(client, [liar.Address, b.Address]);
+        using var swarm = SwarmGenerator.Open(model.ModelDirectory, client, directory);
+
+        // The spare becomes known once the route (liar -> b) is running, so it can only be the replacement.
+        SwarmGenerationResult result = await swarm.GenerateAsync(Prompt, Greedy, null, (step, _) =>
+        {
+            if (step == 0)
+            {
+                directory.Add(spare.Address);
+            }
+        }, Timeout());
+
+        // The liar was on the route, signed the output it pushed to b; b's receipt showed it; the client never used b's output of the lie.
+        Assert.Equal(1, liar.LiesTold);
+        Assert.Equal(Local(Greedy).TokenIds, result.Result.TokenIds);
+        Assert.Equal([new BlockSpan(0, 3)], result.ReroutedSpans);
+        Assert.Equal([spare.Host.PeerId, b.Host.PeerId], result.Route.Select(h => h.Peer));
+    }
+
+    [Fact]
     public async Task A_pushed_input_is_taken_only_from_the_previous_hop_of_the_ticket_and_only_once()
     {
         await using var server = await RunningServer.StartAsync(model, new BlockSpan(4, 8));
