@@ -3,6 +3,10 @@
 // and the two mixed pairs.
 //
 //   node bench/interop/bench.js [--pings 200] [--warmup 20] [--mib 256] [--rounds 3] [--p2pswarm "dotnet LoopbackBench.dll"]
+//                               [--fresh-dialer]
+//
+// Each implementation has one long-lived dialer process, warmed up once per listener (16 MiB stream); with
+// --fresh-dialer the p2pswarm dialer is a new process per measurement instead (JIT warm-up inside every round).
 //
 // Every side is measured the same way: RTT = round trips of 32 random bytes on one /ipfs/ping/1.0.0 stream
 // after --warmup unreported ones (high-resolution clock); throughput = one /p2pswarm/sink/1.0.0 stream
@@ -23,6 +27,7 @@ const { values: args } = parseArgs({
     mib: { type: 'string', default: '256' },
     rounds: { type: 'string', default: '3' },
     p2pswarm: { type: 'string' },
+    'fresh-dialer': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false }
   }
 })
@@ -86,8 +91,33 @@ async function startP2pswarmListener () {
   }
 }
 
-/** A p2pswarm dialer is one process per measurement; it warms up with its own ping and sink rounds first. */
-function startP2pswarmDialer () {
+/**
+ * One long-lived p2pswarm dialer, warmed up once per listener, as the js dialer is: each measurement is one
+ * listener address on its stdin and one JSON line back.
+ */
+async function startP2pswarmDialer () {
+  const [file, argv] = p2pswarmCommand('dialer')
+  const child = spawn(file, [...argv, '--pings', String(settings.pings), '--warmup', String(settings.warmup),
+    '--mib', String(settings.bytes / (1024 * 1024)), '--warmup-mib', String(WARMUP_SINK_BYTES / (1024 * 1024))],
+  { stdio: ['pipe', 'pipe', 'inherit'] })
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]()
+  return {
+    async measure (addr) {
+      child.stdin.write(addr + '\n')
+      const { value, done } = await lines.next()
+      if (done) throw new Error('the p2pswarm dialer exited')
+      const result = JSON.parse(value)
+      return { rtts: result.rtts, mibPerSecond: result.throughputMibPerSecond }
+    },
+    stop: async () => {
+      child.stdin.end()
+      await once(child, 'exit')
+    }
+  }
+}
+
+/** --fresh-dialer: a new p2pswarm dialer process per measurement; it warms up with its own ping and sink rounds first. */
+function startFreshP2pswarmDialer () {
   return {
     async measure (addr) {
       const [file, argv] = p2pswarmCommand('measure')
@@ -108,7 +138,7 @@ const dialers = { js: await startJsDialer() }
 const pairs = [['js-libp2p <-> js-libp2p', 'js', 'js']]
 if (args.p2pswarm != null) {
   listeners.p2pswarm = await startP2pswarmListener()
-  dialers.p2pswarm = startP2pswarmDialer()
+  dialers.p2pswarm = args['fresh-dialer'] ? startFreshP2pswarmDialer() : await startP2pswarmDialer()
   pairs.push(['p2pswarm <-> p2pswarm', 'p2pswarm', 'p2pswarm'])
   pairs.push(['p2pswarm dials js-libp2p', 'p2pswarm', 'js'])
   pairs.push(['js-libp2p dials p2pswarm', 'js', 'p2pswarm'])
@@ -143,7 +173,8 @@ if (args.json) {
   console.log(JSON.stringify({ settings, results: Object.fromEntries(rows) }))
 } else {
   const format = (value, digits) => value.toFixed(digits)
-  console.log(`Loopback; ${settings.rounds} interleaved rounds, each ${settings.pings} pings after ${settings.warmup} warm-up and one ${settings.bytes / (1024 * 1024)} MiB stream.`)
+  const dialer = args['fresh-dialer'] ? 'a fresh p2pswarm dialer process per round' : 'long-lived dialers'
+  console.log(`Loopback; ${settings.rounds} interleaved rounds, each ${settings.pings} pings after ${settings.warmup} warm-up and one ${settings.bytes / (1024 * 1024)} MiB stream; ${dialer}.`)
   console.log('')
   console.log('| pair | ping RTT median (ms) | ping RTT p90 (ms) | single-stream throughput, median round (MiB/s) | rounds (MiB/s) |')
   console.log('|---|---:|---:|---:|---|')

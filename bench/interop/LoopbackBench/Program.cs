@@ -12,10 +12,13 @@ using P2PSwarm.Node.Protocols.Ping;
 // The p2pswarm side of bench/interop/bench.js:
 //   listen              serve ping and sink on 127.0.0.1; print the full multiaddr; run until stdin closes
 //   measure --addr MA   [--pings 200] [--warmup 20] [--mib 256] [--runs 3] [--warmup-mib 16]; print one JSON line
+//   dialer              [--pings 200] [--warmup 20] [--mib 256] [--warmup-mib 16]: one long-lived dialer, as the
+//                       js dialer is; each stdin line is a listener multiaddr, answered with one JSON line (one
+//                       run); the first line for an address warms up on it first; ends when stdin closes
 // Measured as the js peer measures: RTT on one /ipfs/ping/1.0.0 stream; throughput on one sink stream.
-if (args.Length == 0 || args[0] is not ("listen" or "measure"))
+if (args.Length == 0 || args[0] is not ("listen" or "measure" or "dialer"))
 {
-    await Console.Error.WriteLineAsync("usage: listen | measure --addr MULTIADDR [--pings N] [--warmup N] [--mib N] [--runs N] [--warmup-mib N]");
+    await Console.Error.WriteLineAsync("usage: listen | measure --addr MULTIADDR [--pings N] [--warmup N] [--mib N] [--runs N] [--warmup-mib N] | dialer [--pings N] [--warmup N] [--mib N] [--warmup-mib N]");
     return 2;
 }
 
@@ -38,6 +41,32 @@ if (args[0] == "listen")
 var options = ParseOptions(args.AsSpan(1));
 await using var dialer = new Host(new HostOptions { Identity = key });
 await dialer.StartAsync(CancellationToken.None);
+if (args[0] == "dialer")
+{
+    var warmed = new HashSet<string>(StringComparer.Ordinal);
+    while (await Console.In.ReadLineAsync() is { } line)
+    {
+        var address = line.Trim();
+        if (address.Length == 0)
+        {
+            continue;
+        }
+
+        var listener = Multiaddress.Parse(address);
+        if (warmed.Add(address))
+        {
+            await MeasureSinkAsync(dialer, listener, Number(options, "warmup-mib", 16) * 1024L * 1024L);
+        }
+
+        var pings = await MeasurePingAsync(dialer, listener, Number(options, "pings", 200), Number(options, "warmup", 20));
+        var throughput = await MeasureSinkAsync(dialer, listener, Number(options, "mib", 256) * 1024L * 1024L);
+        await Console.Out.WriteLineAsync(JsonSerializer.Serialize(new { rtts = pings, throughputMibPerSecond = throughput }));
+        await Console.Out.FlushAsync();
+    }
+
+    return 0;
+}
+
 var target = Multiaddress.Parse(options["addr"]);
 
 var rtts = await MeasurePingAsync(dialer, target, Number(options, "pings", 200), Number(options, "warmup", 20));
