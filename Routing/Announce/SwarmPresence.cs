@@ -25,6 +25,9 @@ namespace P2PSwarm.Routing.Announce;
 /// </summary>
 public sealed class SwarmPresence : IAsyncDisposable
 {
+    /// <summary>At most this many next-hop RTTs go into the ServerInfo (the closest), keeping the record far under its 16 KiB.</summary>
+    public const int MaxNextRtts = 64;
+
     private readonly Host _host;
     private readonly ITensorSource _source;
     private readonly SpanGraphCache _graphs;
@@ -37,6 +40,7 @@ public sealed class SwarmPresence : IAsyncDisposable
     private readonly SwarmDirectory _directory;
     private readonly Action<string> _report;
     private BlockServer? _server;
+    private Dictionary<PeerId, double> _nextRttsMs = [];
     private int _stopped;
 
     /// <param name="host">The started host the server listens on.</param>
@@ -207,7 +211,8 @@ public sealed class SwarmPresence : IAsyncDisposable
         await _announcer.ProvideAsync(span, cancellationToken).ConfigureAwait(false);
         await _announcer.PublishInfoAsync(JoiningInfo(span), cancellationToken).ConfigureAwait(false);
         _server = BlockServer.Start(_host, _source, ModelId, _options.Server with { Span = span }, _graphs, _loggerFactory);
-        await _announcer.PublishInfoAsync(_server.CreateInfo(), cancellationToken).ConfigureAwait(false);
+        await MeasureNextRttsAsync(cancellationToken).ConfigureAwait(false);
+        await _announcer.PublishInfoAsync(InfoWithRtts(_server), cancellationToken).ConfigureAwait(false);
         _report($"ONLINE serving blocks {span.Start}-{span.End} of {ModelId}");
     }
 
@@ -216,8 +221,43 @@ public sealed class SwarmPresence : IAsyncDisposable
         if (_server is { } server)
         {
             await _announcer.ProvideAsync(Span, cancellationToken).ConfigureAwait(false);
-            await _announcer.PublishInfoAsync(server.CreateInfo(), cancellationToken).ConfigureAwait(false);
+            await MeasureNextRttsAsync(cancellationToken).ConfigureAwait(false);
+            await _announcer.PublishInfoAsync(InfoWithRtts(server), cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Pings the ONLINE servers that may follow one of this server's hops (they hold a block in (start, end]) and
+    /// keeps a smoothed RTT to each (new = 0.7 x old + 0.3 x sample), so clients can price a push hop from here.
+    /// </summary>
+    private async Task MeasureNextRttsAsync(CancellationToken cancellationToken)
+    {
+        await _directory.DiscoverAsync(_dht, ModelId, BlockCount, cancellationToken).ConfigureAwait(false);
+        SwarmView view = await _directory.QueryAsync(ModelId, BlockCount, new HashSet<PeerId> { _host.PeerId }, cancellationToken).ConfigureAwait(false);
+        var next = new Dictionary<PeerId, double>();
+        foreach (SwarmServer server in view.Servers.Where(s => MayFollow(Span, s.Span)))
+        {
+            if (view.ClientRttMs(server.Peer) is double sample && sample > 0)
+            {
+                next[server.Peer] = _nextRttsMs.TryGetValue(server.Peer, out double old) ? (0.7 * old) + (0.3 * sample) : sample;
+            }
+        }
+
+        _nextRttsMs = next;
+    }
+
+    /// <summary>Whether a server on <paramref name="other"/> may run the hop after one of ours on <paramref name="own"/>: it holds a block in (start, end].</summary>
+    public static bool MayFollow(BlockSpan own, BlockSpan other) => other.Start <= own.End && other.End > own.Start + 1;
+
+    private ServerInfo InfoWithRtts(BlockServer server)
+    {
+        ServerInfo info = server.CreateInfo();
+        foreach ((PeerId peer, double rtt) in _nextRttsMs.OrderBy(entry => entry.Value).Take(MaxNextRtts))
+        {
+            info.NextRtts.Add(new PeerRtt { PeerId = UnsafeByteOperations.UnsafeWrap(peer.ToBytes()), RttMs = (float)rtt });
+        }
+
+        return info;
     }
 
     private async Task LeaveAsync(CancellationToken cancellationToken)

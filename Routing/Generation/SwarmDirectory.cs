@@ -139,6 +139,12 @@ public sealed class SwarmDirectory
                 continue;
             }
 
+            // The info protocol answers what the server knows now; the RTTs it measured to its successors are in its record.
+            if (server.NextRttsMs.Count == 0 && _records.TryGetValue(server.Peer, out RecordedServer? record) && record.Server.NextRttsMs.Count > 0)
+            {
+                server = server with { NextRttsMs = record.Server.NextRttsMs };
+            }
+
             _byPeer[server.Peer] = address;
             _addresses[address] = server.Peer;
             servers[server.Peer] = server;

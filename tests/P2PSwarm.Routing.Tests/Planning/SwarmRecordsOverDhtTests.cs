@@ -83,6 +83,39 @@ public sealed class SwarmRecordsOverDhtTests : IClassFixture<TinySwarmModel>, IA
         Assert.Equal((ServerState.Offline, 0, 8), (recorded.State, recorded.Span.Start, recorded.Span.End));
     }
 
+    [Fact]
+    public async Task A_server_publishes_its_RTT_to_the_server_of_its_next_block_and_clients_plan_with_it()
+    {
+        (Host hostB, DhtService dhtB) = await StartNodeAsync();
+        await using var b = new SwarmPresence(hostB, dhtB, _model.Checkpoint, _model.ModelId, new SwarmPresenceOptions(new BlockServerOptions(new BlockSpan(4, 8))), _model.Cache, []);
+        await b.StartAsync(CancellationToken.None);
+        (Host hostA, DhtService dhtA) = await StartNodeAsync(hostB);
+        await using var a = new SwarmPresence(hostA, dhtA, _model.Checkpoint, _model.ModelId, new SwarmPresenceOptions(new BlockServerOptions(new BlockSpan(0, 4))), _model.Cache, []);
+        await a.StartAsync(CancellationToken.None);
+        (Host client, DhtService clientDht) = await StartNodeAsync(hostB);
+        var directory = new SwarmDirectory(client, []);
+
+        await directory.DiscoverAsync(clientDht, _model.ModelId, 8, CancellationToken.None);
+        SwarmView view = await directory.QueryAsync(_model.ModelId, 8, new HashSet<PeerId>(), CancellationToken.None);
+
+        SwarmServer first = view.Servers.Single(s => s.Peer == hostA.PeerId);
+        Assert.True(first.NextRttsMs.TryGetValue(hostB.PeerId, out double rtt), "A's ServerInfo has no RTT to B");
+        Assert.InRange(rtt, 0.001, 10_000);
+        Assert.Empty(view.Servers.Single(s => s.Peer == hostB.PeerId).NextRttsMs);
+    }
+
+    [Theory]
+    [InlineData(0, 4, 4, 8, true)]
+    [InlineData(0, 4, 2, 6, true)]
+    [InlineData(0, 4, 5, 8, false)]
+    [InlineData(4, 8, 0, 4, false)]
+    [InlineData(4, 8, 0, 5, false)]
+    [InlineData(4, 8, 0, 6, true)]
+    public void A_server_may_follow_when_it_holds_a_block_after_the_first_of_ours_up_to_our_end(int start, int end, int otherStart, int otherEnd, bool follows)
+    {
+        Assert.Equal(follows, SwarmPresence.MayFollow(new BlockSpan(start, end), new BlockSpan(otherStart, otherEnd)));
+    }
+
     private ServerInfo Info(Host host, int start, int end, ServerState state) => new()
     {
         PeerId = ByteString.CopyFrom(host.PeerId.ToBytes()),
