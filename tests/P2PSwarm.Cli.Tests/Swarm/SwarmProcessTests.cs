@@ -108,6 +108,46 @@ public sealed class SwarmProcessTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task With_push_a_middle_server_that_hangs_SIGSTOP_is_banned_and_rerouted()
+    {
+        string a = await StartServerAsync("0-3", "a");
+        string b = await StartServerAsync("3-6", "b");
+        string c = await StartServerAsync("6-8", "c");
+        string spare = await StartServerAsync("3-6", "spare");
+        string[] local = await TokenIdsAsync(await RunAsync(["generate", "--local", "--model", _model, "--prompt", Prompt, "--max-tokens", "16", "--json"]));
+
+        Process client = Start(["generate", "--model", _model, "--prompt", Prompt, "--max-tokens", "16", "--json", "--trace", "--step-timeout", "2", "--initial-peers", a, b, c, spare]);
+        Task<string> output = client.StandardOutput.ReadToEndAsync();
+        Process? stopped = null;
+        while (await client.StandardError.ReadLineAsync() is { } line)
+        {
+            if (stopped is null && line.StartsWith("token 3:", StringComparison.Ordinal))
+            {
+                // The middle hop hangs: its predecessor's push and the client's step sit unanswered; c waits for a push that never comes.
+                stopped = _servers[line.Split(" -> ")[1].StartsWith("spare [", StringComparison.Ordinal) ? 3 : 1];
+                Assert.Equal(0, Signal(stopped.Id, "STOP"));
+            }
+        }
+
+        await client.WaitForExitAsync();
+        if (stopped is not null)
+        {
+            Signal(stopped.Id, "CONT");
+        }
+
+        Assert.Equal(0, client.ExitCode);
+        Assert.NotNull(stopped);
+        using JsonDocument failover = JsonDocument.Parse(await output);
+        Assert.True(failover.RootElement.GetProperty("push").GetBoolean());
+        Assert.Equal(local, Ids(failover));
+
+        // Only the hung hop was replaced: c answered PUSH_TIMED_OUT (the step undone) instead of being banned for silence.
+        JsonElement reroutes = failover.RootElement.GetProperty("reroutes");
+        Assert.Equal(1, reroutes.GetProperty("count").GetInt32());
+        Assert.Equal(3, reroutes.GetProperty("spans")[0].GetProperty("start").GetInt32());
+    }
+
+    [Fact]
     public async Task A_server_that_hangs_SIGSTOP_is_banned_after_the_step_timeout_and_rerouted()
     {
         string a = await StartServerAsync("0-4", "a");
