@@ -22,4 +22,7 @@ internal static partial class DhtLog
 
     [LoggerMessage(EventId = 1505, Level = LogLevel.Warning, Message = "Kad RPC port threw for {Peer}; treated as a failed peer")]
     public static partial void RpcThrew(ILogger logger, string peer, Exception exception);
+
+    [LoggerMessage(EventId = 1506, Level = LogLevel.Debug, Message = "Kad request to {Peer} timed out; left out of lookups and the routing table until {Until}")]
+    public static partial void BackedOff(ILogger logger, string peer, DateTimeOffset until);
 }

@@ -20,13 +20,20 @@ public sealed class KademliaLookup
     private readonly KademliaLookupOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly KadPeerBackoff? _backoff;
 
+    /// <summary>
+    /// With a <paramref name="backoff"/>, a peer whose request timed out is paused there, removed from the routing
+    /// table, and skipped as a candidate until its pause ends; without one, a timeout only drops the peer from the
+    /// current lookup.
+    /// </summary>
     public KademliaLookup(
         IKadRpc rpc,
         KademliaRoutingTable table,
         KademliaLookupOptions? options = null,
         TimeProvider? time = null,
-        ILogger? logger = null)
+        ILogger? logger = null,
+        KadPeerBackoff? backoff = null)
     {
         ArgumentNullException.ThrowIfNull(rpc);
         ArgumentNullException.ThrowIfNull(table);
@@ -37,6 +44,7 @@ public sealed class KademliaLookup
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.K, 1);
         _time = time ?? TimeProvider.System;
         _logger = logger ?? NullLogger.Instance;
+        _backoff = backoff;
     }
 
     /// <summary>FIND_NODE: the k peers closest to <paramref name="key"/> (peer-id bytes, or any key bytes).</summary>
@@ -142,9 +150,13 @@ public sealed class KademliaLookup
     {
         KadKey target = KadKey.FromKeyBytes(request.Key.Span);
         var candidates = new LookupCandidates(target, _options.K);
+        DateTimeOffset started = _time.GetUtcNow();
         foreach (RoutingTableEntry entry in _table.NearestPeers(target, _options.K))
         {
-            candidates.TryAdd(entry.Peer, depth: 1);
+            if (_backoff?.IsBackedOff(entry.Peer, started) != true)
+            {
+                candidates.TryAdd(entry.Peer, depth: 1);
+            }
         }
 
         using var lookupCancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -174,6 +186,8 @@ public sealed class KademliaLookup
                 LookupCandidate answered = inFlight[done];
                 inFlight.Remove(done);
                 KadResponse response = await done;
+                // A cancelled caller turns in-flight requests into Timeout values; they say nothing about the peer.
+                cancellationToken.ThrowIfCancellationRequested();
                 DateTimeOffset now = _time.GetUtcNow();
                 if (response.Message is not { } message)
                 {
@@ -184,6 +198,7 @@ public sealed class KademliaLookup
                 }
 
                 answered.State = CandidateState.Answered;
+                _backoff?.Clear(answered.Peer);
                 _table.TryAdd(answered.Peer, now);
                 MergeCloserPeers(candidates, answered, message);
                 if (onResponse(answered.Peer, message, now))
@@ -216,6 +231,7 @@ public sealed class KademliaLookup
     {
         int accepted = 0;
         int ignored = 0;
+        DateTimeOffset now = _time.GetUtcNow();
         foreach (KadPeer peer in message.CloserPeers)
         {
             // At most k names per response: an honest peer sends k, and anything more is only work for us.
@@ -228,7 +244,10 @@ public sealed class KademliaLookup
             }
 
             accepted++;
-            candidates.TryAdd(id, from.Depth + 1);
+            if (_backoff?.IsBackedOff(id, now) != true)
+            {
+                candidates.TryAdd(id, from.Depth + 1);
+            }
         }
 
         if (ignored > 0)
@@ -240,7 +259,20 @@ public sealed class KademliaLookup
     private void OnFailure(PeerId peer, KadMessageType type, KadResponse response)
     {
         DhtLog.RequestFailed(_logger, type.ToString(), peer.ToString(), response.Failure, response.Detail);
-        if (_options.RemoveFailedPeers && response.Failure is not KadRpcFailure.Timeout)
+        if (response.Failure is KadRpcFailure.Timeout)
+        {
+            // Without a backoff, removal would not last (identify re-admits a connected peer), so a timeout then
+            // only drops the peer from this lookup.
+            if (_backoff is null)
+            {
+                return;
+            }
+
+            DateTimeOffset until = _backoff.RecordTimeout(peer, _time.GetUtcNow());
+            DhtLog.BackedOff(_logger, peer.ToString(), until);
+        }
+
+        if (_options.RemoveFailedPeers)
         {
             _table.Remove(peer);
         }

@@ -40,4 +40,7 @@ internal static partial class DhtNetworkLog
 
     [LoggerMessage(EventId = 1561, Level = LogLevel.Debug, Message = "Every address of {Peer} refused the dial; forgot them, also in {Records} provider records")]
     public static partial void ForgotAddresses(ILogger logger, string peer, int records);
+
+    [LoggerMessage(EventId = 1562, Level = LogLevel.Debug, Message = "Not admitting {Peer} to the routing table: its requests timed out recently")]
+    public static partial void AdmissionDeferred(ILogger logger, string peer);
 }

@@ -212,6 +212,13 @@ public sealed partial class DhtService
 
     private async Task AdmitAsync(PeerId peer, CancellationToken cancellationToken)
     {
+        if (_backoff.IsBackedOff(peer, _time.GetUtcNow()))
+        {
+            // It timed out on a recent lookup; a new connection (which brought this identify) does not undo that.
+            DhtNetworkLog.AdmissionDeferred(_logger, peer.ToString());
+            return;
+        }
+
         RoutingTableAdmission admission = await _maintenance.AdmitAsync(peer, cancellationToken);
         DhtNetworkLog.Admission(_logger, peer.ToString(), admission);
     }

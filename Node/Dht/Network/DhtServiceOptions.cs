@@ -55,6 +55,14 @@ public sealed record DhtServiceOptions
     /// <summary>How often the DHT state is saved to <see cref="Database"/> (also at stop).</summary>
     public TimeSpan PersistInterval { get; init; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>
+    /// How long a peer whose request timed out stays out of lookups and the routing table; doubled for each
+    /// further timeout in a row up to <see cref="MaxTimeoutBackoff"/>, ended by any answer (<see cref="KadPeerBackoff"/>).
+    /// </summary>
+    public TimeSpan TimeoutBackoff { get; init; } = TimeSpan.FromMinutes(1);
+
+    public TimeSpan MaxTimeoutBackoff { get; init; } = TimeSpan.FromMinutes(30);
+
     /// <summary>GET_VALUE ends after this many valid records (then the best is selected).</summary>
     public int GetValueQuorum { get; init; } = 3;
 
@@ -70,10 +78,12 @@ public sealed record DhtServiceOptions
 
     internal void Validate()
     {
-        foreach (TimeSpan interval in new[] { RequestTimeout, LivenessTimeout, SelfLookupInterval, RefreshInterval, RepublishCheckInterval, RepublishInterval, PersistInterval })
+        foreach (TimeSpan interval in new[] { RequestTimeout, LivenessTimeout, SelfLookupInterval, RefreshInterval, RepublishCheckInterval, RepublishInterval, PersistInterval, TimeoutBackoff })
         {
             ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(interval, TimeSpan.Zero);
         }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxTimeoutBackoff, TimeoutBackoff);
 
         ArgumentOutOfRangeException.ThrowIfLessThan(GetValueQuorum, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(WantedProviders, 1);
