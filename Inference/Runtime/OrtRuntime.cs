@@ -16,6 +16,14 @@ public static class OrtRuntime
     public static int IntraOpThreads { get; } = Math.Clamp(Environment.ProcessorCount, 1, 16);
 
     /// <summary>
+    /// Whether the global pool's threads spin while they wait for work (ORT's default). Spinning buys latency inside
+    /// one busy session; a swarm server turns it off before its first session, because its threads spinning after
+    /// every one-token step take the cores that the next hop and the client need (docs/benchmarks.md, Swarm). Read
+    /// once, when the environment is created.
+    /// </summary>
+    public static bool AllowSpinning { get; set; } = true;
+
+    /// <summary>
     /// Creates the environment with the global pool on first use. Returns false when ORT was initialised
     /// elsewhere first without one; sessions then fall back to their own pools.
     /// </summary>
@@ -36,6 +44,7 @@ public static class OrtRuntime
             {
                 GlobalIntraOpNumThreads = IntraOpThreads,
                 GlobalInterOpNumThreads = 1,
+                GlobalSpinControl = AllowSpinning,
             };
             var options = new EnvironmentCreationOptions
             {
