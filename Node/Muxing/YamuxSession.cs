@@ -17,8 +17,9 @@ public sealed partial class YamuxSession : IAsyncDisposable
     /// <summary>The multistream-select protocol id.</summary>
     public const string ProtocolId = "/yamux/1.0.0";
 
-    // The writer flushes after this many bytes even if more frames are queued, bounding the connection buffer.
-    private const long FlushThresholdBytes = 256 * 1024;
+    // The writer flushes after this many bytes even if more frames are queued, bounding the connection buffer. Each
+    // flush runs the Noise pump and the socket send inline, so it is sized to let the pump fill its 512 KiB sends.
+    private const long FlushThresholdBytes = 1024 * 1024;
 
     private readonly IDuplexPipe _connection;
     private readonly bool _isInitiator;

@@ -29,8 +29,10 @@ public sealed class SecureChannel : IDuplexPipe, IAsyncDisposable
         minimumSegmentSize: 256 * 1024,
         useSynchronizationContext: false);
 
-    // The most the write pump encrypts before it flushes the raw output and releases what it consumed.
-    private const int RawFlushThreshold = 128 * 1024;
+    // The most the write pump encrypts before it flushes the raw output and releases what it consumed. Each flush is
+    // a send system call (the socket's send loop runs inline), so fewer and larger ones: 512 KiB took ~15 % less CPU
+    // per MiB than 128 KiB on loopback, and stays below the socket pipe's 1 MiB pause threshold.
+    private const int RawFlushThreshold = 512 * 1024;
 
     private readonly IDuplexPipe _raw;
     private readonly NoiseCipherState _send;
