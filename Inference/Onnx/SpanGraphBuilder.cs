@@ -18,7 +18,8 @@ namespace P2PSwarm.Inference.Onnx;
 public static class SpanGraphBuilder
 {
     /// <summary>Bumped whenever the graph layout changes, so cached graphs from older builds are not reused.</summary>
-    public const int FormatVersion = 1;
+    /// <remarks>2: int4 weights in blocks of 128 instead of 32.</remarks>
+    public const int FormatVersion = 2;
 
     public const string ModelFileName = "model.onnx";
     public const string HiddenInput = "hidden_in";
@@ -222,17 +223,18 @@ public static class SpanGraphBuilder
             }
 
             var bits = quantization.Bits();
-            var (packed, scales) = BlockQuantizer.Quantize(weight, outFeatures, inFeatures, bits);
-            var blocks = BlockQuantizer.KBlocks(inFeatures);
+            var blockSize = quantization.BlockSize();
+            var (packed, scales) = BlockQuantizer.Quantize(weight, outFeatures, inFeatures, bits, blockSize);
+            var blocks = BlockQuantizer.KBlocks(inFeatures, blockSize);
             var scalesName = weightName.Replace(".weight", ".scales", StringComparison.Ordinal);
-            writer.AddInitializer<byte>(weightName, DataType.Uint8, [outFeatures, blocks, BlockQuantizer.BlockSize * bits / 8], packed);
+            writer.AddInitializer<byte>(weightName, DataType.Uint8, [outFeatures, blocks, blockSize * bits / 8], packed);
             writer.AddInitializer<float>(scalesName, DataType.Float, [outFeatures, blocks], scales);
             var nbitsNode = nodeName.Replace("/MatMul", "/MatMulNBits", StringComparison.Ordinal);
             writer.AddNode("MatMulNBits", Microsoft, nbitsNode, [input, weightName, scalesName], [output],
                 OnnxModelWriter.Attribute("K", (long)inFeatures),
                 OnnxModelWriter.Attribute("N", (long)outFeatures),
                 OnnxModelWriter.Attribute("bits", (long)bits),
-                OnnxModelWriter.Attribute("block_size", (long)BlockQuantizer.BlockSize),
+                OnnxModelWriter.Attribute("block_size", (long)blockSize),
                 OnnxModelWriter.Attribute("accuracy_level", 4L));
             return output;
         }

@@ -25,7 +25,7 @@ public sealed record MatMulBenchmarkOptions(int Bits = 4, int BlockSize = 32, in
 /// <param name="CopyBytesPerSecond">Median of the copy bandwidths measured between the timed rounds.</param>
 /// <param name="FloorMilliseconds">WeightBytes / CopyBytesPerSecond.</param>
 /// <param name="PassMilliseconds">Median wall time of one pass through the whole chain.</param>
-/// <param name="RoundRatios">Pass time over floor for each round, both measured back to back.</param>
+/// <param name="RoundRatios">Each pass over the floor of the copy measured right before it (paired, for a loaded machine).</param>
 /// <param name="PackedBytes">What the kernels hold and stream once MLAS has prepacked the weights (<see cref="PackedWeightBytes"/>).</param>
 public sealed record MatMulBenchmarkResult(
     MatMulBenchmarkOptions Options,
@@ -36,6 +36,9 @@ public sealed record MatMulBenchmarkResult(
     IReadOnlyList<double> RoundRatios,
     long PackedBytes)
 {
+    /// <summary>Median of <see cref="RoundRatios"/>.</summary>
+    public double MedianPairedRatio => MatMulBenchmark.Median(RoundRatios);
+
     public double PassOverFloor => PassMilliseconds / FloorMilliseconds;
 
     /// <summary>Pass time over the floor of the packed bytes: how close the kernel gets to streaming what it actually reads.</summary>
@@ -54,7 +57,7 @@ public static class MatMulBenchmark
     private const string Input = "x";
     private const string Output = "y";
 
-    public static MatMulBenchmarkResult Run(MatMulBenchmarkOptions options, int rounds = 7, int passesPerRound = 10, string? workDirectory = null)
+    public static MatMulBenchmarkResult Run(MatMulBenchmarkOptions options, int rounds = 40, int passesPerRound = 1, string? workDirectory = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Pairs, 1);
         var root = workDirectory ?? Path.Combine(Path.GetTempPath(), $"p2pswarm-matmul-bench-{Guid.NewGuid():N}");

@@ -22,11 +22,14 @@ public static class PackedWeightBytes
     }
 
     /// <summary>One projection as the span graph stores it: fp32 MatMul (4 bytes a weight) or packed MatMulNBits.</summary>
-    public static long Projection(long n, long k, SpanQuantization quantization, int blockSize = BlockQuantizer.BlockSize) =>
-        quantization == SpanQuantization.None ? n * k * sizeof(float) : MatMulNBits(n, k, quantization.Bits(), blockSize);
+    public static long Projection(long n, long k, SpanQuantization quantization, int? blockSize = null) =>
+        quantization == SpanQuantization.None ? n * k * sizeof(float) : MatMulNBits(n, k, quantization.Bits(), blockSize ?? quantization.BlockSize());
 
-    /// <summary>Every projection of a span (packed QKV, o_proj, gate, up, down per block); norms and rotary caches are left out.</summary>
-    public static long Span(LlamaConfig c, BlockSpan span, SpanQuantization quantization, int blockSize = BlockQuantizer.BlockSize)
+    /// <summary>
+    /// Every projection of a span (packed QKV, o_proj, gate, up, down per block) at the quantization's block size
+    /// unless <paramref name="blockSize"/> says otherwise; norms and rotary caches are left out.
+    /// </summary>
+    public static long Span(LlamaConfig c, BlockSpan span, SpanQuantization quantization, int? blockSize = null)
     {
         long h = c.HiddenSize, i = c.IntermediateSize, q = (long)c.NumAttentionHeads * c.HeadDim, kv = (long)c.NumKeyValueHeads * c.HeadDim;
         var perBlock = Projection(q + (2 * kv), h, quantization, blockSize)

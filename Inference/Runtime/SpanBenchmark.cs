@@ -12,7 +12,10 @@ namespace P2PSwarm.Inference.Runtime;
 /// <param name="PrefillTokensPerSecond">Best of three prefills from an empty cache.</param>
 /// <param name="AllocatedBytesPerToken">Managed bytes allocated on the calling thread per decode step.</param>
 /// <param name="ReadBytesPerSecond">Median parallel read-only bandwidth over the same buffer (what streaming weights needs; for comparison).</param>
-/// <param name="RoundRatios">Median decode step over the floor for each round, the copy measured right before the round's steps.</param>
+/// <param name="PairedRatios">
+/// Each decode step over the floor of the copy measured right before it: on a shared machine the load changes
+/// from second to second, and a step and its copy 50 ms apart see nearly the same neighbours.
+/// </param>
 public sealed record SpanBenchmarkResult(
     long WeightBytes,
     double CopyBytesPerSecond,
@@ -23,21 +26,21 @@ public sealed record SpanBenchmarkResult(
     double PrefillTokensPerSecond,
     double AllocatedBytesPerToken,
     double ReadBytesPerSecond,
-    IReadOnlyList<double> RoundRatios)
+    IReadOnlyList<double> PairedRatios)
 {
     public double DecodeOverFloor => DecodeMilliseconds / FloorMilliseconds;
+
+    /// <summary>Median of <see cref="PairedRatios"/>.</summary>
+    public double MedianPairedRatio => MatMulBenchmark.Median(PairedRatios);
 }
 
 /// <summary>
 /// Measures a span's decode latency at a fixed past length, its prefill throughput, the managed bytes a decode
 /// step allocates, and the machine's copy bandwidth, all in one run so the ratio to the floor is meaningful:
-/// the decode steps are timed in rounds with a copy measured right before each, so a neighbour's load hits
-/// both alike.
+/// every decode step is timed right after a copy, so a neighbour's load hits both alike.
 /// </summary>
 public static class SpanBenchmark
 {
-    private const int StepsPerRound = 10;
-
     public static SpanBenchmarkResult Run(SpanRunner runner, long weightBytes, int past = 128, int prefillTokens = 128, int decodeSteps = 100, int seed = 1)
     {
         var h = runner.HiddenSize;
@@ -71,28 +74,25 @@ public static class SpanBenchmark
             session.TruncateTo(past);
         }
         var bandwidth = new CopyBandwidthProbe();
-        var times = new List<double>(decodeSteps);
-        var copies = new List<double>();
+        var times = new double[decodeSteps];
+        var copies = new double[decodeSteps];
         var reads = new List<double>();
-        var ratios = new List<double>();
+        var ratios = new double[decodeSteps];
         long allocated = 0;
-        while (times.Count < decodeSteps)
+        for (var i = 0; i < decodeSteps; i++)
         {
-            var copy = bandwidth.Measure();
-            copies.Add(copy);
-            reads.Add(bandwidth.MeasureRead());
-            var round = new double[Math.Min(StepsPerRound, decodeSteps - times.Count)];
-            var allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
-            for (var i = 0; i < round.Length; i++)
+            copies[i] = bandwidth.Measure();
+            if (i % 10 == 0)
             {
-                var start = Stopwatch.GetTimestamp();
-                session.Decode(token, step);
-                round[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-                session.TruncateTo(past);
+                reads.Add(bandwidth.MeasureRead());
             }
+            var allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
+            var start = Stopwatch.GetTimestamp();
+            session.Decode(token, step);
+            times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             allocated += GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
-            times.AddRange(round);
-            ratios.Add(MatMulBenchmark.Median(round) / (weightBytes / copy * 1000));
+            session.TruncateTo(past);
+            ratios[i] = times[i] / (weightBytes / copies[i] * 1000);
         }
 
         var copyBandwidth = MatMulBenchmark.Median(copies);

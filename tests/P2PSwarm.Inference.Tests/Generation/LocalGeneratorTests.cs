@@ -90,13 +90,13 @@ public sealed class LocalGeneratorTests(TinyModelFixture model, ITestOutputHelpe
     }
 
     /// <summary>
-    /// int8 keeps fp32's greedy tokens. int4 does not on this checkpoint: its random weights (std 0.02) give
-    /// nearly flat logits whose top-1 margin is below int4's rounding error, so only the first token is claimed.
-    /// Measured on these prompts (12 tokens): int8 agrees for 12/12 on all three; int4 for 1, 12 and 2 of 12.
+    /// int8 keeps fp32's greedy tokens on <c>tiny</c>. int4 is only logged: this checkpoint's random weights (std 0.02)
+    /// give nearly flat logits whose top-1 margin is below int4's rounding error, so even the first token may
+    /// differ (measured at block 32: int4 agreed for 1, 12 and 2 of 12; at block 128: 0 on the first prompt).
     /// <see cref="QuantizedGreedyTests"/> checks 8+ tokens for int8 and int4 on <c>tiny-peaked</c>, whose logits are peaked like a trained model's.
     /// </summary>
     [Fact]
-    public void Quantized_greedy_tokens_agree_with_fp32()
+    public void Int8_greedy_tokens_agree_with_fp32()
     {
         var greedy = new GenerationOptions { MaxTokens = 12 };
         using var exact = model.Open();
@@ -110,7 +110,7 @@ public sealed class LocalGeneratorTests(TinyModelFixture model, ITestOutputHelpe
             output.WriteLine($"\"{prompt}\": int8 agrees for {Agreement(expected, eight)}/12, int4 for {Agreement(expected, four)}/12");
 
             Assert.Equal(expected, eight);
-            Assert.Equal(expected[0], four[0]);
+            Assert.Equal(12, four.Count);
         }
     }
 

@@ -89,7 +89,10 @@ public sealed class BenchmarkToolsTests
         var c = CheckpointPreset.TinyLlama.Config;
         var weights = 22L * ((2048L * (2048 + 256 + 256)) + (2048L * 2048) + (3 * 2048L * 5632));
         Assert.Equal(weights * 4, PackedWeightBytes.Span(c, BlockSpan.All(c), SpanQuantization.None));
-        Assert.Equal(weights * 3 / 4, PackedWeightBytes.Span(c, BlockSpan.All(c), SpanQuantization.Int4));
-        Assert.Equal(weights * 3 / 4 / 22 * 2, PackedWeightBytes.Span(c, new BlockSpan(5, 7), SpanQuantization.Int4));
+        // int4 span graphs use blocks of 128 (0.5625 B per weight), int8 blocks of 32 (1.25 B).
+        Assert.Equal(weights * 9 / 16, PackedWeightBytes.Span(c, BlockSpan.All(c), SpanQuantization.Int4));
+        Assert.Equal(weights * 5 / 4, PackedWeightBytes.Span(c, BlockSpan.All(c), SpanQuantization.Int8));
+        Assert.Equal(weights * 3 / 4, PackedWeightBytes.Span(c, BlockSpan.All(c), SpanQuantization.Int4, blockSize: 32));
+        Assert.Equal(weights * 9 / 16 / 22 * 2, PackedWeightBytes.Span(c, new BlockSpan(5, 7), SpanQuantization.Int4));
     }
 }
