@@ -8,6 +8,10 @@ namespace P2PSwarm.Cli.Tests.Swarm;
 public sealed class SwarmProcessTests : IAsyncLifetime
 {
     private const string Prompt = "The quick brown fox";
+
+    // Failover runs must outlast the test's reaction to a trace line: at ~2 ms per token a 24-token run could end
+    // before the kill landed (seen once reroutes was 0). 160 tokens keep the client busy for a few hundred ms.
+    private const string FailoverTokens = "160";
     private readonly string _root = Path.Combine(Path.GetTempPath(), "p2pswarm-swarm-process-tests", Guid.NewGuid().ToString("N"));
     private readonly List<Process> _servers = [];
     private string _model = "";
@@ -25,9 +29,9 @@ public sealed class SwarmProcessTests : IAsyncLifetime
         string a = await StartServerAsync("0-3", "a");
         string b = await StartServerAsync("3-6", "b");
         string c = await StartServerAsync("6-8", "c");
-        string[] local = await TokenIdsAsync(await RunAsync(["generate", "--local", "--model", _model, "--prompt", Prompt, "--max-tokens", "24", "--json"]));
+        string[] local = await TokenIdsAsync(await RunAsync(["generate", "--local", "--model", _model, "--prompt", Prompt, "--max-tokens", FailoverTokens, "--json"]));
 
-        using (JsonDocument swarm = JsonDocument.Parse(await RunAsync(["generate", "--model", _model, "--prompt", Prompt, "--max-tokens", "24", "--json", "--initial-peers", a, b, c])))
+        using (JsonDocument swarm = JsonDocument.Parse(await RunAsync(["generate", "--model", _model, "--prompt", Prompt, "--max-tokens", FailoverTokens, "--json", "--initial-peers", a, b, c])))
         {
             Assert.Equal(local, Ids(swarm));
             Assert.Equal(3, swarm.RootElement.GetProperty("route").GetArrayLength());
@@ -36,7 +40,7 @@ public sealed class SwarmProcessTests : IAsyncLifetime
 
         // A second server for blocks 3-8: when the one in the route dies mid-generation, it takes over by replay.
         string spare = await StartServerAsync("3-8", "spare");
-        Process client = Start(["generate", "--model", _model, "--prompt", Prompt, "--max-tokens", "24", "--json", "--trace", "--initial-peers", a, b, c, spare]);
+        Process client = Start(["generate", "--model", _model, "--prompt", Prompt, "--max-tokens", FailoverTokens, "--json", "--trace", "--initial-peers", a, b, c, spare]);
         Task<string> output = client.StandardOutput.ReadToEndAsync();
         string? killed = null;
         while (await client.StandardError.ReadLineAsync() is { } line)
@@ -83,9 +87,9 @@ public sealed class SwarmProcessTests : IAsyncLifetime
         string b = await StartServerAsync("3-6", "b");
         string c = await StartServerAsync("6-8", "c");
         string spare = await StartServerAsync("3-6", "spare");
-        string[] local = await TokenIdsAsync(await RunAsync(["generate", "--local", "--model", _model, "--prompt", Prompt, "--max-tokens", "24", "--json"]));
+        string[] local = await TokenIdsAsync(await RunAsync(["generate", "--local", "--model", _model, "--prompt", Prompt, "--max-tokens", FailoverTokens, "--json"]));
 
-        Process client = Start(["generate", "--model", _model, "--prompt", Prompt, "--max-tokens", "24", "--json", "--trace", "--initial-peers", a, b, c, spare]);
+        Process client = Start(["generate", "--model", _model, "--prompt", Prompt, "--max-tokens", FailoverTokens, "--json", "--trace", "--initial-peers", a, b, c, spare]);
         Task<string> output = client.StandardOutput.ReadToEndAsync();
         string? killed = null;
         while (await client.StandardError.ReadLineAsync() is { } line)
@@ -114,9 +118,9 @@ public sealed class SwarmProcessTests : IAsyncLifetime
         string b = await StartServerAsync("3-6", "b");
         string c = await StartServerAsync("6-8", "c");
         string spare = await StartServerAsync("3-6", "spare");
-        string[] local = await TokenIdsAsync(await RunAsync(["generate", "--local", "--model", _model, "--prompt", Prompt, "--max-tokens", "16", "--json"]));
+        string[] local = await TokenIdsAsync(await RunAsync(["generate", "--local", "--model", _model, "--prompt", Prompt, "--max-tokens", FailoverTokens, "--json"]));
 
-        Process client = Start(["generate", "--model", _model, "--prompt", Prompt, "--max-tokens", "16", "--json", "--trace", "--step-timeout", "2", "--initial-peers", a, b, c, spare]);
+        Process client = Start(["generate", "--model", _model, "--prompt", Prompt, "--max-tokens", FailoverTokens, "--json", "--trace", "--step-timeout", "2", "--initial-peers", a, b, c, spare]);
         Task<string> output = client.StandardOutput.ReadToEndAsync();
         Process? stopped = null;
         while (await client.StandardError.ReadLineAsync() is { } line)
@@ -153,9 +157,9 @@ public sealed class SwarmProcessTests : IAsyncLifetime
         string a = await StartServerAsync("0-4", "a");
         string b = await StartServerAsync("4-8", "b");
         string spare = await StartServerAsync("4-8", "spare");
-        string[] local = await TokenIdsAsync(await RunAsync(["generate", "--local", "--model", _model, "--prompt", Prompt, "--max-tokens", "16", "--json"]));
+        string[] local = await TokenIdsAsync(await RunAsync(["generate", "--local", "--model", _model, "--prompt", Prompt, "--max-tokens", FailoverTokens, "--json"]));
 
-        Process client = Start(["generate", "--model", _model, "--prompt", Prompt, "--max-tokens", "16", "--json", "--trace", "--step-timeout", "2", "--initial-peers", a, b, spare]);
+        Process client = Start(["generate", "--model", _model, "--prompt", Prompt, "--max-tokens", FailoverTokens, "--json", "--trace", "--step-timeout", "2", "--initial-peers", a, b, spare]);
         Task<string> output = client.StandardOutput.ReadToEndAsync();
         Process? stopped = null;
         while (await client.StandardError.ReadLineAsync() is { } line)
