@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.IO.Pipelines;
 using Google.Protobuf;
 
@@ -10,15 +11,27 @@ namespace P2PSwarm.Routing.Protocol;
 /// </summary>
 public sealed class FrameChannel
 {
+    /// <summary>A frame must bring at least this many bytes after its first read to count as a transfer sample.</summary>
+    public const int MinTransferSampleBytes = 64 * 1024;
+
     private readonly IDuplexPipe _pipe;
     private readonly int _maxFrameBytes;
+    private readonly Action<long, TimeSpan>? _transferObserved;
 
-    public FrameChannel(IDuplexPipe pipe, int maxFrameBytes)
+    /// <param name="pipe">The stream.</param>
+    /// <param name="maxFrameBytes">Frames above this are refused from their length prefix.</param>
+    /// <param name="transferObserved">
+    /// Called with (bytes, time) for each frame whose bytes arrived over several reads, at least
+    /// <see cref="MinTransferSampleBytes"/> after the first: how fast the link delivered them. Frames that arrive
+    /// whole in one read say nothing about the link and are not reported.
+    /// </param>
+    public FrameChannel(IDuplexPipe pipe, int maxFrameBytes, Action<long, TimeSpan>? transferObserved = null)
     {
         ArgumentNullException.ThrowIfNull(pipe);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxFrameBytes);
         _pipe = pipe;
         _maxFrameBytes = Math.Min(maxFrameBytes, FrameLimits.AbsoluteMaxFrameBytes);
+        _transferObserved = transferObserved;
     }
 
     /// <summary>The next frame parsed by <paramref name="parser"/>, or null at a clean end of stream.</summary>
@@ -28,6 +41,8 @@ public sealed class FrameChannel
     {
         ArgumentNullException.ThrowIfNull(parser);
         PipeReader input = _pipe.Input;
+        long firstReadAt = 0;
+        long firstReadBytes = 0;
         while (true)
         {
             ReadResult read = await input.ReadAsync(cancellationToken).ConfigureAwait(false);
@@ -58,7 +73,13 @@ public sealed class FrameChannel
                     throw new SwarmProtocolException(Proto.ErrorCode.Malformed, $"{typeof(T).Name} is not valid protobuf: {ex.Message}", ex);
                 }
 
+                long frameBytes = buffer.Slice(0, consumed).Length;
                 input.AdvanceTo(consumed);
+                if (firstReadAt != 0 && frameBytes - firstReadBytes >= MinTransferSampleBytes)
+                {
+                    _transferObserved?.Invoke(frameBytes - firstReadBytes, Stopwatch.GetElapsedTime(firstReadAt));
+                }
+
                 return message;
             }
 
@@ -69,6 +90,12 @@ public sealed class FrameChannel
                 return empty
                     ? null
                     : throw new SwarmProtocolException(Proto.ErrorCode.Malformed, "The stream ended inside a frame.");
+            }
+
+            if (firstReadAt == 0 && !buffer.IsEmpty)
+            {
+                firstReadAt = Stopwatch.GetTimestamp();
+                firstReadBytes = buffer.Length;
             }
 
             input.AdvanceTo(buffer.Start, buffer.End);

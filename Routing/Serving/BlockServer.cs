@@ -63,6 +63,9 @@ public sealed class BlockServer : IAsyncDisposable
     /// <summary>Decode throughput of one block, measured when the span loaded.</summary>
     public double ComputeTokensPerSecond { get; private set; }
 
+    /// <summary>How fast inference frames reach this server, measured on its sessions' large frames.</summary>
+    public LinkThroughput InboundLink { get; } = new();
+
     /// <summary>Steps that ran on an input the previous hop pushed here (rather than one the client sent).</summary>
     public long PushedInputs => Interlocked.Read(ref _pushedInputs);
 
@@ -118,6 +121,7 @@ public sealed class BlockServer : IAsyncDisposable
                 SpanEnd = (uint)Options.Span.End,
                 State = _state,
                 ComputeTokensPerSecond = (float)ComputeTokensPerSecond,
+                NetworkTokensPerSecond = (float)ThroughputModel.NetworkTokensPerSecond(InboundLink.BytesPerSecond * 8, _source.Config.HiddenSize),
                 CacheTokensLeft = (ulong)(Options.CacheTokens - _reservedTokens) * (ulong)Options.Span.Count,
                 Quantization = Options.Quantization.ToName(),
                 Version = Version,
@@ -200,7 +204,15 @@ public sealed class BlockServer : IAsyncDisposable
     private async Task RunSessionAsync(HostStream stream, CancellationToken cancellationToken)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _shutdown.Token);
-        var channel = new FrameChannel(stream, _maxFrameBytes);
+        // Only admitted sessions' frames measure the link: a stranger must not steer what this server publishes.
+        bool admitted = false;
+        var channel = new FrameChannel(stream, _maxFrameBytes, (bytes, elapsed) =>
+        {
+            if (admitted)
+            {
+                InboundLink.Record(bytes, elapsed);
+            }
+        });
         string peer = stream.RemotePeerId.ShortString;
         try
         {
@@ -227,6 +239,7 @@ public sealed class BlockServer : IAsyncDisposable
             }
 
             SessionTicket ticket = validation.Ticket!;
+            admitted = true;
             try
             {
                 await ServeSessionAsync(channel, ticket, peer, linked.Token).ConfigureAwait(false);
