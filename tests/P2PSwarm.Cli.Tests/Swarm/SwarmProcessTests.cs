@@ -40,24 +40,12 @@ public sealed class SwarmProcessTests : IAsyncLifetime
 
         // A second server for blocks 3-8: when the one in the route dies mid-generation, it takes over by replay.
         string spare = await StartServerAsync("3-8", "spare");
-        Process client = Start(["generate", "--model", _model, "--prompt", Prompt, "--max-tokens", FailoverTokens, "--json", "--trace", "--initial-peers", a, b, c, spare]);
-        Task<string> output = client.StandardOutput.ReadToEndAsync();
-        string? killed = null;
-        while (await client.StandardError.ReadLineAsync() is { } line)
-        {
-            if (killed is null && line.StartsWith("token 4:", StringComparison.Ordinal))
-            {
-                // Kill whichever server computed the last blocks of this token.
-                killed = line.Contains("spare [", StringComparison.Ordinal) ? "spare" : "c";
-                Process victim = _servers[killed == "spare" ? 3 : 2];
-                victim.Kill();
-            }
-        }
 
-        await client.WaitForExitAsync();
-        Assert.Equal(0, client.ExitCode);
-        using JsonDocument failover = JsonDocument.Parse(await output);
-        Assert.NotNull(killed);
+        // Kill whichever server computed the last blocks of token 4.
+        using JsonDocument failover = await GenerateWithFaultAsync(
+            ["--initial-peers", a, b, c, spare],
+            "token 4:",
+            line => Kill(_servers[line.Contains("spare [", StringComparison.Ordinal) ? 3 : 2]));
         Assert.Equal(local, Ids(failover));
         Assert.True(failover.RootElement.GetProperty("reroutes").GetProperty("count").GetInt32() >= 1);
     }
@@ -89,23 +77,11 @@ public sealed class SwarmProcessTests : IAsyncLifetime
         string spare = await StartServerAsync("3-6", "spare");
         string[] local = await TokenIdsAsync(await RunAsync(["generate", "--local", "--model", _model, "--prompt", Prompt, "--max-tokens", FailoverTokens, "--json"]));
 
-        Process client = Start(["generate", "--model", _model, "--prompt", Prompt, "--max-tokens", FailoverTokens, "--json", "--trace", "--initial-peers", a, b, c, spare]);
-        Task<string> output = client.StandardOutput.ReadToEndAsync();
-        string? killed = null;
-        while (await client.StandardError.ReadLineAsync() is { } line)
-        {
-            if (killed is null && line.StartsWith("token 4:", StringComparison.Ordinal))
-            {
-                // Kill whichever server computed the middle blocks of this token: its outputs were being pushed on to c.
-                killed = line.Split(" -> ")[1].StartsWith("spare [", StringComparison.Ordinal) ? "spare" : "b";
-                _servers[killed == "spare" ? 3 : 1].Kill();
-            }
-        }
-
-        await client.WaitForExitAsync();
-        Assert.Equal(0, client.ExitCode);
-        Assert.NotNull(killed);
-        using JsonDocument failover = JsonDocument.Parse(await output);
+        // Kill whichever server computed the middle blocks of token 4: its outputs were being pushed on to c.
+        using JsonDocument failover = await GenerateWithFaultAsync(
+            ["--initial-peers", a, b, c, spare],
+            "token 4:",
+            line => Kill(_servers[line.Split(" -> ")[1].StartsWith("spare [", StringComparison.Ordinal) ? 3 : 1]));
         Assert.True(failover.RootElement.GetProperty("push").GetBoolean());
         Assert.Equal(local, Ids(failover));
         Assert.True(failover.RootElement.GetProperty("reroutes").GetProperty("count").GetInt32() >= 1);
@@ -120,28 +96,11 @@ public sealed class SwarmProcessTests : IAsyncLifetime
         string spare = await StartServerAsync("3-6", "spare");
         string[] local = await TokenIdsAsync(await RunAsync(["generate", "--local", "--model", _model, "--prompt", Prompt, "--max-tokens", FailoverTokens, "--json"]));
 
-        Process client = Start(["generate", "--model", _model, "--prompt", Prompt, "--max-tokens", FailoverTokens, "--json", "--trace", "--step-timeout", "2", "--initial-peers", a, b, c, spare]);
-        Task<string> output = client.StandardOutput.ReadToEndAsync();
-        Process? stopped = null;
-        while (await client.StandardError.ReadLineAsync() is { } line)
-        {
-            if (stopped is null && line.StartsWith("token 3:", StringComparison.Ordinal))
-            {
-                // The middle hop hangs: its predecessor's push and the client's step sit unanswered; c waits for a push that never comes.
-                stopped = _servers[line.Split(" -> ")[1].StartsWith("spare [", StringComparison.Ordinal) ? 3 : 1];
-                Assert.Equal(0, Signal(stopped.Id, "STOP"));
-            }
-        }
-
-        await client.WaitForExitAsync();
-        if (stopped is not null)
-        {
-            Signal(stopped.Id, "CONT");
-        }
-
-        Assert.Equal(0, client.ExitCode);
-        Assert.NotNull(stopped);
-        using JsonDocument failover = JsonDocument.Parse(await output);
+        // The middle hop of token 3 hangs: its predecessor's push and the client's step sit unanswered; c waits for a push that never comes.
+        using JsonDocument failover = await GenerateWithFaultAsync(
+            ["--step-timeout", "2", "--initial-peers", a, b, c, spare],
+            "token 3:",
+            line => Hang(_servers[line.Split(" -> ")[1].StartsWith("spare [", StringComparison.Ordinal) ? 3 : 1]));
         Assert.True(failover.RootElement.GetProperty("push").GetBoolean());
         Assert.Equal(local, Ids(failover));
 
@@ -159,27 +118,10 @@ public sealed class SwarmProcessTests : IAsyncLifetime
         string spare = await StartServerAsync("4-8", "spare");
         string[] local = await TokenIdsAsync(await RunAsync(["generate", "--local", "--model", _model, "--prompt", Prompt, "--max-tokens", FailoverTokens, "--json"]));
 
-        Process client = Start(["generate", "--model", _model, "--prompt", Prompt, "--max-tokens", FailoverTokens, "--json", "--trace", "--step-timeout", "2", "--initial-peers", a, b, spare]);
-        Task<string> output = client.StandardOutput.ReadToEndAsync();
-        Process? stopped = null;
-        while (await client.StandardError.ReadLineAsync() is { } line)
-        {
-            if (stopped is null && line.StartsWith("token 3:", StringComparison.Ordinal))
-            {
-                stopped = _servers[line.Contains("spare [", StringComparison.Ordinal) ? 2 : 1];
-                Assert.Equal(0, Signal(stopped.Id, "STOP"));
-            }
-        }
-
-        await client.WaitForExitAsync();
-        if (stopped is not null)
-        {
-            Signal(stopped.Id, "CONT");
-        }
-
-        Assert.Equal(0, client.ExitCode);
-        Assert.NotNull(stopped);
-        using JsonDocument failover = JsonDocument.Parse(await output);
+        using JsonDocument failover = await GenerateWithFaultAsync(
+            ["--step-timeout", "2", "--initial-peers", a, b, spare],
+            "token 3:",
+            line => Hang(_servers[line.Contains("spare [", StringComparison.Ordinal) ? 2 : 1]));
         Assert.Equal(local, Ids(failover));
         Assert.True(failover.RootElement.GetProperty("reroutes").GetProperty("count").GetInt32() >= 1);
     }
@@ -207,6 +149,43 @@ public sealed class SwarmProcessTests : IAsyncLifetime
         Assert.Contains("creating the tiny model", output, StringComparison.Ordinal);
         Assert.Contains("server-3", output, StringComparison.Ordinal);
         Assert.EndsWith("all servers stopped", output.TrimEnd(), StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Runs <c>generate --json --trace</c> with <paramref name="args"/>; at the first trace line starting with
+    /// <paramref name="atLine"/>, applies <paramref name="fault"/> to a server once (it returns what undoes the fault
+    /// after the client exits). The client must still succeed; returns its JSON.
+    /// </summary>
+    private async Task<JsonDocument> GenerateWithFaultAsync(string[] args, string atLine, Func<string, Action> fault)
+    {
+        Process client = Start(["generate", "--model", _model, "--prompt", Prompt, "--max-tokens", FailoverTokens, "--json", "--trace", .. args]);
+        Task<string> output = client.StandardOutput.ReadToEndAsync();
+        Action? undo = null;
+        while (await client.StandardError.ReadLineAsync() is { } line)
+        {
+            if (undo is null && line.StartsWith(atLine, StringComparison.Ordinal))
+            {
+                undo = fault(line);
+            }
+        }
+
+        await client.WaitForExitAsync();
+        undo?.Invoke();
+        Assert.Equal(0, client.ExitCode);
+        Assert.True(undo is not null, $"no trace line starting with '{atLine}'");
+        return JsonDocument.Parse(await output);
+    }
+
+    private static Action Kill(Process server)
+    {
+        server.Kill();
+        return () => { };
+    }
+
+    private static Action Hang(Process server)
+    {
+        Assert.Equal(0, Signal(server.Id, "STOP"));
+        return () => Signal(server.Id, "CONT");
     }
 
     private static int Signal(int pid, string signal)
