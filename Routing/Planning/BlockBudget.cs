@@ -1,6 +1,7 @@
 using System.Globalization;
 using P2PSwarm.Inference.Checkpoints;
 using P2PSwarm.Inference.Onnx;
+using P2PSwarm.Inference.Runtime;
 
 namespace P2PSwarm.Routing.Planning;
 
@@ -21,18 +22,14 @@ public static class BlockBudget
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentOutOfRangeException.ThrowIfNegative(cacheTokens);
-        // MatMulNBits with block 32, symmetric: the packed weights plus one fp32 scale per 32 weights.
-        double matrixBytesPerWeight = quantization switch
-        {
-            SpanQuantization.Int8 => 1 + (4.0 / 32),
-            SpanQuantization.Int4 => 0.5 + (4.0 / 32),
-            _ => 4,
-        };
-        double weights = 0;
+        // Projections as ORT holds them after prepacking (for MatMulNBits: data, scales and per-block sums), the rest fp32.
+        double weights = PackedWeightBytes.Span(config, new BlockSpan(0, 1), quantization);
         foreach (ExpectedTensor tensor in LlamaTensorNames.Block(config, 0))
         {
-            long elements = tensor.Shape.Aggregate(1L, (product, dimension) => product * dimension);
-            weights += tensor.Shape.Length == 2 ? elements * matrixBytesPerWeight : elements * 4.0;
+            if (tensor.Shape.Length != 2)
+            {
+                weights += tensor.Shape.Aggregate(1L, (product, dimension) => product * dimension) * 4.0;
+            }
         }
 
         long kv = 2L * config.NumKeyValueHeads * config.HeadDim * sizeof(float) * cacheTokens;

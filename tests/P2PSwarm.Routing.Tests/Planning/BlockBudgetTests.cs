@@ -14,8 +14,10 @@ public sealed class BlockBudgetTests
         // By hand: hidden 128, intermediate 256, 4 heads of 32, 2 KV heads. Matrices q 128x128, k 64x128, v 64x128,
         // o 128x128, gate/up/down 3 x 256x128 = 147,456 weights; two norms of 128. K and V: 2 x 2 x 32 fp32 = 512 B per position.
         Assert.Equal((147_456 * 4) + (256 * 4) + (512 * 8192), BlockBudget.BytesPerBlock(Tiny, SpanQuantization.None, 8192));
-        Assert.Equal((147_456 * 9 / 8) + (256 * 4), BlockBudget.BytesPerBlock(Tiny, SpanQuantization.Int8, 0));
-        Assert.Equal((147_456 * 5 / 8) + (256 * 4), BlockBudget.BytesPerBlock(Tiny, SpanQuantization.Int4, 0));
+        // Quantized as ORT's MLAS holds them after prepacking: int8 at block 32 is the byte plus an fp32 scale and an
+        // fp32 block sum per 32 weights (1.25 B); int4 at block 128 half a byte plus 8 B per 128 weights (0.5625 B).
+        Assert.Equal((147_456 * 5 / 4) + (256 * 4), BlockBudget.BytesPerBlock(Tiny, SpanQuantization.Int8, 0));
+        Assert.Equal((147_456 * 9 / 16) + (256 * 4), BlockBudget.BytesPerBlock(Tiny, SpanQuantization.Int4, 0));
     }
 
     [Fact]
