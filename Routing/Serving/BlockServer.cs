@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Diagnostics;
-using System.Security.Cryptography;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -363,7 +362,7 @@ public sealed class BlockServer : IAsyncDisposable
 
         AcceptedStep accepted = check.Step!;
         Tensor? source = step.Input;
-        PushedOutput? pushed = null;
+        CheckedPush? pushed = null;
         if (accepted.AwaitsPush)
         {
             pushed = await AwaitPushAsync(run.Inboxes[accepted.HopIndex], accepted, cancellationToken).ConfigureAwait(false);
@@ -376,7 +375,7 @@ public sealed class BlockServer : IAsyncDisposable
                 return;
             }
 
-            source = pushed.Output;
+            source = pushed.Pushed.Output;
             Interlocked.Increment(ref _pushedInputs);
         }
 
@@ -386,8 +385,8 @@ public sealed class BlockServer : IAsyncDisposable
             StepResult result = Compute(run, accepted, source!, outputBytes);
             if (pushed is not null)
             {
-                result.InputSha256 = UnsafeByteOperations.UnsafeWrap(SHA256.HashData(pushed.Output.Data.Span));
-                result.InputSignature = pushed.Signature;
+                result.InputSha256 = pushed.InputSha256;
+                result.InputSignature = pushed.Pushed.Signature;
             }
 
             if (accepted.PushOutput)
@@ -413,14 +412,14 @@ public sealed class BlockServer : IAsyncDisposable
     }
 
     /// <summary>The pushed input the step awaits, or null when it does not come within <see cref="BlockServerOptions.PushTimeout"/>.</summary>
-    private async Task<PushedOutput?> AwaitPushAsync(PushInbox inbox, AcceptedStep accepted, CancellationToken cancellationToken)
+    private async Task<CheckedPush?> AwaitPushAsync(PushInbox inbox, AcceptedStep accepted, CancellationToken cancellationToken)
     {
         using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         wait.CancelAfter(Options.PushTimeout);
         try
         {
-            PushedOutput? pushed = await inbox.TakeAsync((uint)accepted.StepIndex, wait.Token).ConfigureAwait(false);
-            return pushed is not null && pushed.Output.Shape[0] == (uint)accepted.TokenCount ? pushed : null;
+            CheckedPush? pushed = await inbox.TakeAsync((uint)accepted.StepIndex, wait.Token).ConfigureAwait(false);
+            return pushed is not null && pushed.Pushed.Output.Shape[0] == (uint)accepted.TokenCount ? pushed : null;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -510,8 +509,8 @@ public sealed class BlockServer : IAsyncDisposable
             return new SessionRejection(ErrorCode.StepForOtherSession, "Pushed output names no session open on this server.");
         }
 
-        (int hop, SessionRejection? rejection) = target.Guard.CheckIncomingPush(pushed, sender);
-        return rejection ?? target.Inboxes[hop].Offer(pushed);
+        (int hop, ByteString? digest, SessionRejection? rejection) = target.Guard.CheckIncomingPush(pushed, sender);
+        return rejection ?? target.Inboxes[hop].Offer(new CheckedPush(pushed, digest!));
     }
 
     private SessionRejection? Admit(SessionTicket ticket)

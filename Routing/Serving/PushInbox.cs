@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using P2PSwarm.Routing.Protocol.Proto;
 using P2PSwarm.Routing.Sessions;
 
@@ -12,16 +13,17 @@ namespace P2PSwarm.Routing.Serving;
 internal sealed class PushInbox
 {
     private readonly Lock _lock = new();
-    private PushedOutput? _pending;
+    private CheckedPush? _pending;
     private long _lastStepIndex = -1;
-    private TaskCompletionSource<PushedOutput>? _waiter;
+    private TaskCompletionSource<CheckedPush>? _waiter;
     private uint _waitedStepIndex;
 
-    /// <summary>Holds <paramref name="pushed"/> (already checked by the guard) for its step, or says why not.</summary>
-    public SessionRejection? Offer(PushedOutput pushed)
+    /// <summary>Holds <paramref name="checkedPush"/> (already checked by the guard) for its step, or says why not.</summary>
+    public SessionRejection? Offer(CheckedPush checkedPush)
     {
-        ArgumentNullException.ThrowIfNull(pushed);
-        TaskCompletionSource<PushedOutput>? deliver = null;
+        ArgumentNullException.ThrowIfNull(checkedPush);
+        PushedOutput pushed = checkedPush.Pushed;
+        TaskCompletionSource<CheckedPush>? deliver = null;
         lock (_lock)
         {
             if (pushed.StepIndex <= _lastStepIndex)
@@ -39,24 +41,24 @@ internal sealed class PushInbox
             else
             {
                 // A newer output replaces one no step took (its step was given up on).
-                _pending = pushed;
+                _pending = checkedPush;
             }
         }
 
-        deliver?.TrySetResult(pushed);
+        deliver?.TrySetResult(checkedPush);
         return null;
     }
 
     /// <summary>The pushed output for step <paramref name="stepIndex"/>, once it is here; null if a later step's output came instead.</summary>
-    public async Task<PushedOutput?> TakeAsync(uint stepIndex, CancellationToken cancellationToken)
+    public async Task<CheckedPush?> TakeAsync(uint stepIndex, CancellationToken cancellationToken)
     {
-        TaskCompletionSource<PushedOutput> waiter;
+        TaskCompletionSource<CheckedPush> waiter;
         lock (_lock)
         {
-            if (_pending is { } pending && pending.StepIndex >= stepIndex)
+            if (_pending is { } pending && pending.Pushed.StepIndex >= stepIndex)
             {
                 _pending = null;
-                return pending.StepIndex == stepIndex ? pending : null;
+                return pending.Pushed.StepIndex == stepIndex ? pending : null;
             }
 
             _pending = null;
@@ -67,14 +69,14 @@ internal sealed class PushInbox
 
             // Continuations run inline: the pushing stream's reader goes straight on into the step's compute, which
             // saves a thread-pool hop on the critical path of every pushed token (Offer completes it outside the lock).
-            waiter = new TaskCompletionSource<PushedOutput>();
+            waiter = new TaskCompletionSource<CheckedPush>();
             _waiter = waiter;
             _waitedStepIndex = stepIndex;
         }
 
         try
         {
-            using CancellationTokenRegistration registration = cancellationToken.Register(static state => ((TaskCompletionSource<PushedOutput>)state!).TrySetCanceled(), waiter);
+            using CancellationTokenRegistration registration = cancellationToken.Register(static state => ((TaskCompletionSource<CheckedPush>)state!).TrySetCanceled(), waiter);
             return await waiter.Task.ConfigureAwait(false);
         }
         finally
@@ -89,3 +91,6 @@ internal sealed class PushInbox
         }
     }
 }
+
+/// <summary>A pushed output the guard accepted, with the SHA-256 of its data that the signature check computed (the step's receipt reuses it).</summary>
+internal sealed record CheckedPush(PushedOutput Pushed, ByteString InputSha256);

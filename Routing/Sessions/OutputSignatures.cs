@@ -97,7 +97,14 @@ public static class OutputSignatures
     }
 
     /// <summary><see cref="VerifyPush(PeerId, SessionId, PushedOutput)"/> with the sender's key already read from its peer id.</summary>
-    public static bool VerifyPush(PublicKey sender, SessionId sessionId, PushedOutput pushed)
+    public static bool VerifyPush(PublicKey sender, SessionId sessionId, PushedOutput pushed) =>
+        VerifyPush(sender, sessionId, pushed, stackalloc byte[TensorCodec.DigestLength]);
+
+    /// <summary>
+    /// <see cref="VerifyPush(PublicKey, SessionId, PushedOutput)"/> that leaves the SHA-256 of the pushed data in
+    /// <paramref name="digest"/> (<see cref="TensorCodec.DigestLength"/> bytes), so the receiver hashes it once.
+    /// </summary>
+    public static bool VerifyPush(PublicKey sender, SessionId sessionId, PushedOutput pushed, Span<byte> digest)
     {
         ArgumentNullException.ThrowIfNull(sender);
         ArgumentNullException.ThrowIfNull(pushed);
@@ -106,7 +113,6 @@ public static class OutputSignatures
             return false;
         }
 
-        Span<byte> digest = stackalloc byte[TensorCodec.DigestLength];
         TensorCodec.ComputeDigest(pushed.Output, digest);
         return Verify(sender, sessionId, pushed.StepIndex, pushed.FromHopIndex, digest, pushed.Signature.Span);
     }

@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using P2PSwarm.Node.Identity;
 using P2PSwarm.Routing.Protocol;
 using P2PSwarm.Routing.Protocol.Proto;
@@ -157,50 +158,51 @@ public sealed class SessionGuard
     /// names as hop <c>from_hop_index</c>, the tensor has this model's shape, and the sender signed it. Reads only the
     /// ticket, so the stream that carries pushes may call it while the session's own stream runs steps.
     /// </summary>
-    /// <returns>The receiving hop index, or the rejection.</returns>
-    public (int HopIndex, SessionRejection? Rejection) CheckIncomingPush(PushedOutput pushed, PeerId remotePeer)
+    /// <returns>The receiving hop index and the SHA-256 of the pushed data (computed by the signature check), or the rejection.</returns>
+    public (int HopIndex, ByteString? InputSha256, SessionRejection? Rejection) CheckIncomingPush(PushedOutput pushed, PeerId remotePeer)
     {
         ArgumentNullException.ThrowIfNull(pushed);
         ArgumentNullException.ThrowIfNull(remotePeer);
         if (!Ticket.SessionId.Matches(pushed.SessionId.Span))
         {
-            return (-1, new SessionRejection(ErrorCode.StepForOtherSession, $"Pushed output names session {Hex(pushed.SessionId.Span)}; expected {Ticket.SessionId}."));
+            return (-1, null, new SessionRejection(ErrorCode.StepForOtherSession, $"Pushed output names session {Hex(pushed.SessionId.Span)}; expected {Ticket.SessionId}."));
         }
 
         if (!Ticket.AllowPush)
         {
-            return (-1, new SessionRejection(ErrorCode.PushNotAllowed, "The ticket does not allow server-to-server push."));
+            return (-1, null, new SessionRejection(ErrorCode.PushNotAllowed, "The ticket does not allow server-to-server push."));
         }
 
         long hopIndex = (long)pushed.FromHopIndex + 1;
         if (hopIndex >= Ticket.Route.Count || Ticket.Route[(int)hopIndex].Peer != _server)
         {
-            return (-1, new SessionRejection(ErrorCode.HopNotThisServer, $"Pushed output goes to hop {hopIndex}, which this server does not run."));
+            return (-1, null, new SessionRejection(ErrorCode.HopNotThisServer, $"Pushed output goes to hop {hopIndex}, which this server does not run."));
         }
 
         PeerId previous = Ticket.Route[(int)pushed.FromHopIndex].Peer;
         if (remotePeer != previous)
         {
-            return (-1, new SessionRejection(ErrorCode.PushSignatureInvalid, $"Output was pushed by {remotePeer}; the ticket names {previous} as hop {pushed.FromHopIndex}."));
+            return (-1, null, new SessionRejection(ErrorCode.PushSignatureInvalid, $"Output was pushed by {remotePeer}; the ticket names {previous} as hop {pushed.FromHopIndex}."));
         }
 
         try
         {
             if (pushed.Output is null)
             {
-                return (-1, new SessionRejection(ErrorCode.Malformed, "Pushed output carries no tensor."));
+                return (-1, null, new SessionRejection(ErrorCode.Malformed, "Pushed output carries no tensor."));
             }
 
             TensorCodec.Validate(pushed.Output, _hiddenSize, _maxTokensPerStep);
         }
         catch (SwarmProtocolException ex)
         {
-            return (-1, new SessionRejection(ex.Code, ex.Message));
+            return (-1, null, new SessionRejection(ex.Code, ex.Message));
         }
 
-        return _previousKeys.TryGetValue((int)hopIndex, out PublicKey? previousKey) && OutputSignatures.VerifyPush(previousKey, Ticket.SessionId, pushed)
-            ? ((int)hopIndex, null)
-            : (-1, new SessionRejection(ErrorCode.PushSignatureInvalid, $"Pushed output is not signed by hop {pushed.FromHopIndex} ({previous})."));
+        byte[] digest = new byte[TensorCodec.DigestLength];
+        return _previousKeys.TryGetValue((int)hopIndex, out PublicKey? previousKey) && OutputSignatures.VerifyPush(previousKey, Ticket.SessionId, pushed, digest)
+            ? ((int)hopIndex, UnsafeByteOperations.UnsafeWrap(digest), null)
+            : (-1, null, new SessionRejection(ErrorCode.PushSignatureInvalid, $"Pushed output is not signed by hop {pushed.FromHopIndex} ({previous})."));
     }
 
     /// <summary>
@@ -212,48 +214,6 @@ public sealed class SessionGuard
         ArgumentNullException.ThrowIfNull(step);
         ArgumentOutOfRangeException.ThrowIfNegative(previousPosition);
         _positions[step.HopIndex] = previousPosition;
-    }
-
-    /// <summary>
-    /// Checks an output pushed by <paramref name="remotePeer"/> for a step that awaits it: it must come from the
-    /// peer the ticket names as the previous hop, for the same step, signed by that peer, with the announced shape.
-    /// </summary>
-    public SessionRejection? CheckPush(PushedOutput pushed, AcceptedStep awaiting, PeerId remotePeer)
-    {
-        ArgumentNullException.ThrowIfNull(pushed);
-        ArgumentNullException.ThrowIfNull(awaiting);
-        ArgumentNullException.ThrowIfNull(remotePeer);
-        if (!Ticket.SessionId.Matches(pushed.SessionId.Span))
-        {
-            return new SessionRejection(ErrorCode.StepForOtherSession, $"Pushed output names session {Hex(pushed.SessionId.Span)}; expected {Ticket.SessionId}.");
-        }
-
-        if (!awaiting.AwaitsPush || pushed.FromHopIndex + 1 != (uint)awaiting.HopIndex || pushed.StepIndex != (uint)awaiting.StepIndex)
-        {
-            return new SessionRejection(ErrorCode.PositionMismatch, $"Pushed output is step {pushed.StepIndex} from hop {pushed.FromHopIndex}; hop {awaiting.HopIndex} awaits step {awaiting.StepIndex}.");
-        }
-
-        PeerId previous = Ticket.Route[awaiting.HopIndex - 1].Peer;
-        if (remotePeer != previous)
-        {
-            return new SessionRejection(ErrorCode.PushSignatureInvalid, $"Output was pushed by {remotePeer}; the ticket names {previous} as the previous hop.");
-        }
-
-        try
-        {
-            if (pushed.Output is null || TensorCodec.Validate(pushed.Output, _hiddenSize, _maxTokensPerStep) != awaiting.TokenCount)
-            {
-                return new SessionRejection(ErrorCode.Malformed, $"Pushed output does not carry the {awaiting.TokenCount} tokens the step announced.");
-            }
-        }
-        catch (SwarmProtocolException ex)
-        {
-            return new SessionRejection(ex.Code, ex.Message);
-        }
-
-        return OutputSignatures.VerifyPush(previous, Ticket.SessionId, pushed)
-            ? null
-            : new SessionRejection(ErrorCode.PushSignatureInvalid, $"Pushed output is not signed by the previous hop {previous}.");
     }
 
     private bool VerifyStepSignature(Step step)

@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using P2PSwarm.Routing.Protocol.Proto;
 using P2PSwarm.Routing.Serving;
 
@@ -9,7 +10,7 @@ public sealed class PushInboxTests
     public async Task A_push_that_comes_before_its_step_is_held_and_taken()
     {
         var inbox = new PushInbox();
-        PushedOutput pushed = Pushed(3);
+        CheckedPush pushed = Pushed(3);
 
         Assert.Null(inbox.Offer(pushed));
 
@@ -20,10 +21,10 @@ public sealed class PushInboxTests
     public async Task A_step_that_waits_gets_the_push_when_it_comes()
     {
         var inbox = new PushInbox();
-        Task<PushedOutput?> waiting = inbox.TakeAsync(5, Timeout());
+        Task<CheckedPush?> waiting = inbox.TakeAsync(5, Timeout());
         Assert.False(waiting.IsCompleted);
 
-        PushedOutput pushed = Pushed(5);
+        CheckedPush pushed = Pushed(5);
         Assert.Null(inbox.Offer(pushed));
 
         Assert.Same(pushed, await waiting);
@@ -48,9 +49,9 @@ public sealed class PushInboxTests
         Assert.Null(inbox.Offer(Pushed(1)));
 
         // Step 1 was given up on; step 2 waits for its own push, not the stale one.
-        Task<PushedOutput?> two = inbox.TakeAsync(2, Timeout());
+        Task<CheckedPush?> two = inbox.TakeAsync(2, Timeout());
         Assert.False(two.IsCompleted);
-        PushedOutput second = Pushed(2);
+        CheckedPush second = Pushed(2);
         Assert.Null(inbox.Offer(second));
         Assert.Same(second, await two);
 
@@ -71,7 +72,7 @@ public sealed class PushInboxTests
         Assert.NotNull(await inbox.TakeAsync(0, Timeout()));
     }
 
-    private static PushedOutput Pushed(uint stepIndex) => new() { StepIndex = stepIndex };
+    private static CheckedPush Pushed(uint stepIndex) => new(new PushedOutput { StepIndex = stepIndex }, ByteString.Empty);
 
     private static CancellationToken Timeout() => new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token;
 }

@@ -171,19 +171,23 @@ public sealed class SessionGuardTests
     {
         using var f = new SessionFixture(allowPush: true);
         SessionGuard guard = f.GuardFor(1);
-        AcceptedStep awaiting = Accept(guard, f.NewStep(hop: 1, startPosition: 0, tokens: 2, stepIndex: 4, withInput: false));
-        Assert.True(awaiting.AwaitsPush);
         Tensor output = TensorCodec.Create(SessionFixture.Values(2 * SessionFixture.Hidden, 5), 2, SessionFixture.Hidden);
 
         StepResult fromHop0 = OutputSignatures.CreateResult(f.Servers[0], f.Ticket.SessionId, 4, 0, output, 1.5f, includeOutput: false);
-        Assert.Null(guard.CheckPush(OutputSignatures.CreatePush(fromHop0, output), awaiting, f.Servers[0].PeerId));
+        var (hop, digest, rejection) = guard.CheckIncomingPush(OutputSignatures.CreatePush(fromHop0, output), f.Servers[0].PeerId);
+        Assert.Null(rejection);
+        Assert.Equal(1, hop);
+
+        // The digest the check hands on is the one hop 0 signed: the step's receipt reuses it instead of hashing again.
+        Assert.Equal(fromHop0.OutputSha256, digest);
 
         StepResult forgedBy2 = OutputSignatures.CreateResult(f.Servers[2], f.Ticket.SessionId, 4, 0, output, 1.5f, includeOutput: false);
-        Assert.Equal(ErrorCode.PushSignatureInvalid, guard.CheckPush(OutputSignatures.CreatePush(forgedBy2, output), awaiting, f.Servers[0].PeerId)!.Code);
-        Assert.Equal(ErrorCode.PushSignatureInvalid, guard.CheckPush(OutputSignatures.CreatePush(fromHop0, output), awaiting, f.Servers[2].PeerId)!.Code);
+        Assert.Equal(ErrorCode.PushSignatureInvalid, guard.CheckIncomingPush(OutputSignatures.CreatePush(forgedBy2, output), f.Servers[0].PeerId).Rejection!.Code);
+        Assert.Equal(ErrorCode.PushSignatureInvalid, guard.CheckIncomingPush(OutputSignatures.CreatePush(fromHop0, output), f.Servers[2].PeerId).Rejection!.Code);
 
-        StepResult wrongStep = OutputSignatures.CreateResult(f.Servers[0], f.Ticket.SessionId, 5, 0, output, 1.5f, includeOutput: false);
-        Assert.Equal(ErrorCode.PositionMismatch, guard.CheckPush(OutputSignatures.CreatePush(wrongStep, output), awaiting, f.Servers[0].PeerId)!.Code);
+        // A push naming a hop this server does not run.
+        StepResult fromHop1 = OutputSignatures.CreateResult(f.Servers[1], f.Ticket.SessionId, 4, 1, output, 1.5f, includeOutput: false);
+        Assert.Equal(ErrorCode.HopNotThisServer, guard.CheckIncomingPush(OutputSignatures.CreatePush(fromHop1, output), f.Servers[1].PeerId).Rejection!.Code);
     }
 
     [Fact]
