@@ -66,16 +66,7 @@ internal static class GenerateCommand
                 });
                 if (asJson)
                 {
-                    await console.Out.WriteLineAsync(JsonSerializer.Serialize(new Dictionary<string, object>
-                    {
-                        ["model_id"] = result.ModelId,
-                        ["prompt_token_ids"] = result.PromptTokenIds,
-                        ["token_ids"] = result.TokenIds,
-                        ["text"] = result.Text,
-                        ["stop_reason"] = result.StopReason == StopReason.EndOfSequence ? "eos" : "max_tokens",
-                        ["prefill_ms"] = result.PrefillMilliseconds,
-                        ["ms_per_token"] = result.MillisecondsPerToken,
-                    }));
+                    await console.Out.WriteLineAsync(JsonSerializer.Serialize(JsonFields(result)));
                 }
                 else
                 {
@@ -91,4 +82,16 @@ internal static class GenerateCommand
         });
         return command;
     }
+
+    /// <summary>The <c>--json</c> fields of any generation; the swarm adds its route, reroutes and push to them.</summary>
+    internal static Dictionary<string, object> JsonFields(GenerationResult result) => new()
+    {
+        ["model_id"] = result.ModelId,
+        ["prompt_token_ids"] = result.PromptTokenIds,
+        ["token_ids"] = result.TokenIds,
+        ["text"] = result.Text,
+        ["stop_reason"] = result.StopReason == StopReason.EndOfSequence ? "eos" : "max_tokens",
+        ["prefill_ms"] = result.PrefillMilliseconds,
+        ["ms_per_token"] = result.MillisecondsPerToken,
+    };
 }

@@ -66,23 +66,15 @@ internal static class SwarmGenerate
         var result = run.Result;
         if (asJson)
         {
-            await console.Out.WriteLineAsync(JsonSerializer.Serialize(new Dictionary<string, object>
+            Dictionary<string, object> fields = GenerateCommand.JsonFields(result);
+            fields["push"] = swarmOptions.Push;
+            fields["route"] = run.Route.Select(h => new Dictionary<string, object> { ["peer_id"] = h.Peer.ToString(), ["start"] = h.Blocks.Start, ["end"] = h.Blocks.End }).ToList();
+            fields["reroutes"] = new Dictionary<string, object>
             {
-                ["model_id"] = result.ModelId,
-                ["prompt_token_ids"] = result.PromptTokenIds,
-                ["token_ids"] = result.TokenIds,
-                ["text"] = result.Text,
-                ["stop_reason"] = result.StopReason == StopReason.EndOfSequence ? "eos" : "max_tokens",
-                ["prefill_ms"] = result.PrefillMilliseconds,
-                ["ms_per_token"] = result.MillisecondsPerToken,
-                ["push"] = swarmOptions.Push,
-                ["route"] = run.Route.Select(h => new Dictionary<string, object> { ["peer_id"] = h.Peer.ToString(), ["start"] = h.Blocks.Start, ["end"] = h.Blocks.End }).ToList(),
-                ["reroutes"] = new Dictionary<string, object>
-                {
-                    ["count"] = run.ReroutedSpans.Count,
-                    ["spans"] = run.ReroutedSpans.Select(s => new Dictionary<string, int> { ["start"] = s.Start, ["end"] = s.End }).ToList(),
-                },
-            }));
+                ["count"] = run.ReroutedSpans.Count,
+                ["spans"] = run.ReroutedSpans.Select(s => new Dictionary<string, int> { ["start"] = s.Start, ["end"] = s.End }).ToList(),
+            };
+            await console.Out.WriteLineAsync(JsonSerializer.Serialize(fields));
         }
         else
         {
