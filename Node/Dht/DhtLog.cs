@@ -11,8 +11,8 @@ internal static partial class DhtLog
     [LoggerMessage(EventId = 1501, Level = LogLevel.Debug, Message = "Peer {Peer} listed {Count} unusable closer peers (invalid id, self or beyond k)")]
     public static partial void IgnoredCloserPeers(ILogger logger, string peer, int count);
 
-    [LoggerMessage(EventId = 1502, Level = LogLevel.Debug, Message = "Lookup {Type} finished: queried {Queried}, failed {Failed}, hops {Hops}")]
-    public static partial void LookupFinished(ILogger logger, string type, int queried, int failed, int hops);
+    [LoggerMessage(EventId = 1502, Level = LogLevel.Debug, Message = "Lookup {Type} finished ({End}): queried {Queried}, failed {Failed}, hops {Hops}, abandoned {Abandoned}")]
+    public static partial void LookupFinished(ILogger logger, string type, int queried, int failed, int hops, KadLookupEnd end, int abandoned);
 
     [LoggerMessage(EventId = 1503, Level = LogLevel.Information, Message = "Rejected record from {Peer}: {Reason}")]
     public static partial void RecordRejected(ILogger logger, string peer, string reason);

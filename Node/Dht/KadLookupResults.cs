@@ -2,17 +2,38 @@ using P2PSwarm.Node.Identity;
 
 namespace P2PSwarm.Node.Dht;
 
+/// <summary>Why a lookup stopped asking.</summary>
+public enum KadLookupEnd
+{
+    /// <summary>Nothing was left to ask: every known peer answered or failed (or none was known).</summary>
+    Exhausted,
+
+    /// <summary>The β closest peers not known to have failed had all answered.</summary>
+    ClosestAnswered,
+
+    /// <summary>After the β rule, the rest of the k closest were asked at once and all answered or failed.</summary>
+    FollowedUp,
+
+    /// <summary>The GET_VALUE quorum or the wanted number of providers was reached.</summary>
+    GoalReached,
+
+    /// <summary><see cref="KademliaLookupOptions.MaxQueries"/> requests were sent.</summary>
+    QueryLimit,
+}
+
 /// <summary>What any lookup measured.</summary>
 /// <param name="QueriedPeers">Requests sent.</param>
-/// <param name="FailedPeers">Requests that returned a failure.</param>
+/// <param name="FailedPeers">Requests that returned a failure (a timeout among them was waited out).</param>
 /// <param name="Hops">
 /// Depth of the deciding response: the routing-table peers queried first are depth 1, peers they named are
 /// depth 2, and so on. For GET_VALUE / GET_PROVIDERS the response that completed the lookup; for FIND_NODE the
 /// closest peer that answered.
 /// </param>
-public readonly record struct KadLookupStats(int QueriedPeers, int FailedPeers, int Hops);
+/// <param name="End">Why the lookup stopped.</param>
+/// <param name="AbandonedRequests">Requests still in flight when it stopped: cancelled, never waited for.</param>
+public readonly record struct KadLookupStats(int QueriedPeers, int FailedPeers, int Hops, KadLookupEnd End = KadLookupEnd.Exhausted, int AbandonedRequests = 0);
 
-/// <summary>The k closest peers that answered, closest first.</summary>
+/// <summary>The closest peers that answered (up to k), closest first.</summary>
 public sealed record ClosestPeersResult(IReadOnlyList<PeerId> ClosestPeers, KadLookupStats Stats);
 
 /// <summary>A provider found by GET_PROVIDERS, with the binary multiaddrs it was announced with.</summary>
@@ -34,3 +55,13 @@ public sealed record ValueResult(
     IReadOnlyList<PeerId> PeersToCorrect,
     int RejectedRecords,
     KadLookupStats Stats);
+
+/// <summary>How many of the closest peers a FIND_NODE lookup waits to hear from.</summary>
+public enum ClosestPeersExtent
+{
+    /// <summary>The β closest (<see cref="KademliaLookupOptions.Beta"/>): enough to locate a peer or a key's neighbourhood.</summary>
+    Beta,
+
+    /// <summary>The k closest: the replica set a PUT_VALUE or ADD_PROVIDER goes to.</summary>
+    K,
+}

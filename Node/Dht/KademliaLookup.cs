@@ -8,10 +8,13 @@ namespace P2PSwarm.Node.Dht;
 
 /// <summary>
 /// The iterative Kademlia lookup: start from the closest peers in the routing table, keep α requests in flight
-/// to the closest peers not yet asked, merge the closer peers they name, and finish when the k closest peers
-/// seen have all answered (or a GET_VALUE / GET_PROVIDERS goal is met). A failing peer is a value: it leaves
-/// the candidate set and the lookup goes on. Responders enter the routing table; a full bucket is left to the
-/// caller's liveness check, since the lookup must not block on pings.
+/// to the closest peers not yet asked, merge the closer peers they name, and stop asking when the β closest peers
+/// known (leaving out failed ones) have all answered, or a GET_VALUE / GET_PROVIDERS goal is met. Requests still in
+/// flight then are cancelled, not waited for. A lookup that needs the k closest (puts) then follows up: it asks the
+/// rest of the k closest all at once and ends when the k closest have answered (go-libp2p-kad-dht's
+/// <c>runLookupWithFollowup</c>). A failing peer is a value: it leaves the candidate set and the lookup goes on.
+/// Responders enter the routing table; a full bucket is left to the caller's liveness check, since the lookup must
+/// not block on pings.
 /// </summary>
 public sealed class KademliaLookup
 {
@@ -21,6 +24,7 @@ public sealed class KademliaLookup
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly KadPeerBackoff? _backoff;
+    private readonly int _beta;
 
     /// <summary>
     /// With a <paramref name="backoff"/>, a peer whose request timed out is paused there, removed from the routing
@@ -42,22 +46,36 @@ public sealed class KademliaLookup
         _options = options ?? KademliaLookupOptions.Default;
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.Alpha, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.K, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(_options.Beta, 1);
+        // β beyond k would wait for peers outside the set a lookup looks at; k is the spec's rule already.
+        _beta = Math.Min(_options.Beta, _options.K);
         _time = time ?? TimeProvider.System;
         _logger = logger ?? NullLogger.Instance;
         _backoff = backoff;
     }
 
-    /// <summary>FIND_NODE: the k peers closest to <paramref name="key"/> (peer-id bytes, or any key bytes).</summary>
-    public async Task<ClosestPeersResult> FindClosestPeersAsync(ReadOnlyMemory<byte> key, CancellationToken cancellationToken)
+    /// <summary>
+    /// FIND_NODE: the k peers closest to <paramref name="key"/> (peer-id bytes, or any key bytes) that answered, the set
+    /// a PUT_VALUE or ADD_PROVIDER goes to (go's <c>GetClosestPeers</c>, with its follow-up).
+    /// </summary>
+    public Task<ClosestPeersResult> FindClosestPeersAsync(ReadOnlyMemory<byte> key, CancellationToken cancellationToken) =>
+        FindClosestPeersAsync(key, ClosestPeersExtent.K, cancellationToken);
+
+    /// <summary>
+    /// FIND_NODE, ending once the closest peers of <paramref name="extent"/> have answered: <see cref="ClosestPeersExtent.Beta"/>
+    /// locates a peer (if it exists and answers, it is the closest), <see cref="ClosestPeersExtent.K"/> confirms the replica set.
+    /// </summary>
+    public async Task<ClosestPeersResult> FindClosestPeersAsync(ReadOnlyMemory<byte> key, ClosestPeersExtent extent, CancellationToken cancellationToken)
     {
         var request = new KadMessage { Type = KadMessageType.FindNode, Key = key };
-        LookupRun run = await RunAsync(request, (_, _, _) => false, cancellationToken);
+        LookupRun run = await RunAsync(request, (_, _, _) => false, followUp: extent == ClosestPeersExtent.K, cancellationToken);
         return new ClosestPeersResult(run.Closest, run.Stats);
     }
 
     /// <summary>
     /// GET_PROVIDERS for a content multihash: stops once <paramref name="wanted"/> distinct providers are known,
-    /// otherwise when the k closest peers have answered.
+    /// otherwise by the β rule (and, with <see cref="KademliaLookupOptions.FollowUpUnmetReads"/>, after asking the rest
+    /// of the k closest).
     /// </summary>
     public async Task<ProvidersResult> GetProvidersAsync(ReadOnlyMemory<byte> multihash, int wanted, CancellationToken cancellationToken)
     {
@@ -79,13 +97,15 @@ public sealed class KademliaLookup
 
                 return providers.Count >= wanted;
             },
+            _options.FollowUpUnmetReads,
             cancellationToken);
         return new ProvidersResult(order.Select(id => providers[id]).ToArray(), run.Closest, run.Stats);
     }
 
     /// <summary>
     /// GET_VALUE: every record returned is validated by <paramref name="validators"/>; the lookup stops after
-    /// <paramref name="quorum"/> valid records, and the best is chosen by the namespace's selector.
+    /// <paramref name="quorum"/> valid records (otherwise as GET_PROVIDERS does), and the best is chosen by the
+    /// namespace's selector.
     /// </summary>
     public async Task<ValueResult> GetValueAsync(
         ReadOnlyMemory<byte> key,
@@ -123,6 +143,7 @@ public sealed class KademliaLookup
                 received.Add(new ReceivedRecord(peer, record.Value));
                 return received.Count >= quorum;
             },
+            _options.FollowUpUnmetReads,
             cancellationToken);
 
         if (received.Count == 0)
@@ -146,6 +167,7 @@ public sealed class KademliaLookup
     private async Task<LookupRun> RunAsync(
         KadMessage request,
         Func<PeerId, KadMessage, DateTimeOffset, bool> onResponse,
+        bool followUp,
         CancellationToken cancellationToken)
     {
         KadKey target = KadKey.FromKeyBytes(request.Key.Span);
@@ -163,14 +185,31 @@ public sealed class KademliaLookup
         var inFlight = new Dictionary<Task<KadResponse>, LookupCandidate>();
         int queried = 0;
         int failed = 0;
+        int abandoned = 0;
         int decidingDepth = 0;
-        bool goalReached = false;
+        int parallelism = _options.Alpha;
+        bool followingUp = false;
+        KadLookupEnd end;
         try
         {
             while (true)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                while ( inFlight.Count < _options.Alpha && queried < _options.MaxQueries && candidates.NextToQuery() is { } next)
+                if (!followingUp && candidates.ClosestHaveAnswered(_beta))
+                {
+                    if (!followUp)
+                    {
+                        end = KadLookupEnd.ClosestAnswered;
+                        break;
+                    }
+
+                    // The rest of the k closest are asked at once, so hung peers among them cost one timeout together
+                    // rather than one per α-wide round; peers their answers name are asked too until the k closest settle.
+                    followingUp = true;
+                    parallelism = int.MaxValue;
+                }
+
+                while (inFlight.Count < parallelism && queried < _options.MaxQueries && candidates.NextToQuery() is { } next)
                 {
                     next.State = CandidateState.InFlight;
                     queried++;
@@ -179,6 +218,9 @@ public sealed class KademliaLookup
 
                 if (inFlight.Count == 0)
                 {
+                    end = queried >= _options.MaxQueries && candidates.NextToQuery() is not null ? KadLookupEnd.QueryLimit
+                        : followingUp ? KadLookupEnd.FollowedUp
+                        : KadLookupEnd.Exhausted;
                     break;
                 }
 
@@ -203,7 +245,7 @@ public sealed class KademliaLookup
                 MergeCloserPeers(candidates, answered, message);
                 if (onResponse(answered.Peer, message, now))
                 {
-                    goalReached = true;
+                    end = KadLookupEnd.GoalReached;
                     decidingDepth = answered.Depth;
                     break;
                 }
@@ -213,6 +255,8 @@ public sealed class KademliaLookup
         {
             if (inFlight.Count > 0)
             {
+                // Cancelled requests come back as values at once; a hung peer among them is not waited out (nor backed off).
+                abandoned = inFlight.Count;
                 await lookupCancellation.CancelAsync();
                 await Task.WhenAll(inFlight.Keys);
             }
@@ -221,9 +265,9 @@ public sealed class KademliaLookup
         cancellationToken.ThrowIfCancellationRequested();
         _table.MarkRefreshed(target, _time.GetUtcNow());
         IReadOnlyList<LookupCandidate> closest = candidates.ClosestAnswered();
-        int hops = goalReached ? decidingDepth : closest.Count > 0 ? closest[0].Depth : 0;
-        var stats = new KadLookupStats(queried, failed, hops);
-        DhtLog.LookupFinished(_logger, request.Type.ToString(), queried, failed, hops);
+        int hops = end == KadLookupEnd.GoalReached ? decidingDepth : closest.Count > 0 ? closest[0].Depth : 0;
+        var stats = new KadLookupStats(queried, failed, hops, end, abandoned);
+        DhtLog.LookupFinished(_logger, request.Type.ToString(), queried, failed, hops, end, abandoned);
         return new LookupRun(closest.Select(c => c.Peer).ToArray(), stats);
     }
 

@@ -5,11 +5,25 @@ public sealed record KademliaLookupOptions
 {
     public static KademliaLookupOptions Default { get; } = new();
 
-    /// <summary>α: requests kept in flight. js-libp2p uses 3; the kad-dht spec text says 10.</summary>
+    /// <summary>α: requests kept in flight. The kad-dht spec and js-libp2p use 3; go-libp2p-kad-dht 10.</summary>
     public int Alpha { get; init; } = 3;
 
-    /// <summary>k: the lookup ends once the k closest peers seen have all answered.</summary>
+    /// <summary>k: the replication set, and how many closest peers a lookup for a put confirms.</summary>
     public int K { get; init; } = 20;
+
+    /// <summary>
+    /// β (go-libp2p-kad-dht's resiliency, default 3): the lookup ends once the β closest peers it knows of, leaving out
+    /// those that failed, have all answered. A peer still in flight among them is waited for; requests to farther
+    /// peers still in flight then are cancelled. <see cref="K"/> (or more: capped at k) is the spec text's rule, the k closest.
+    /// </summary>
+    public int Beta { get; init; } = 3;
+
+    /// <summary>
+    /// Whether a GET_VALUE / GET_PROVIDERS that ends by the β rule without reaching its quorum or wanted count then
+    /// asks the rest of the k closest, all at once, before returning (go's follow-up; needed for the correction step
+    /// to reach the k closest that hold nothing). Closest-peer lookups for puts always follow up.
+    /// </summary>
+    public bool FollowUpUnmetReads { get; init; } = true;
 
     /// <summary>Hard cap on peers queried by one lookup, so a swarm of fake "closer" peers cannot keep it running.</summary>
     public int MaxQueries { get; init; } = 256;

@@ -65,6 +65,36 @@ internal sealed class LookupCandidates(KadKey target, int k)
         return null;
     }
 
+    /// <summary>
+    /// Whether the <paramref name="count"/> closest candidates not known to have failed have all answered (go-libp2p-kad-dht's
+    /// <c>isLookupTermination</c>): a peer still in flight or not yet asked among them keeps the lookup going. False
+    /// while no candidate has answered.
+    /// </summary>
+    public bool ClosestHaveAnswered(int count)
+    {
+        int answered = 0;
+        foreach (LookupCandidate candidate in _byDistance)
+        {
+            if (candidate.State == CandidateState.Failed)
+            {
+                continue;
+            }
+
+            if (candidate.State != CandidateState.Answered)
+            {
+                return false;
+            }
+
+            if (++answered == count)
+            {
+                return true;
+            }
+        }
+
+        // Fewer than count are left: all of them answered, unless none did (then the lookup has simply run dry).
+        return answered > 0;
+    }
+
     public IReadOnlyList<LookupCandidate> ClosestAnswered() =>
         _byDistance.Where(c => c.State == CandidateState.Answered).Take(k).ToArray();
 

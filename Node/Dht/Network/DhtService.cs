@@ -268,7 +268,8 @@ public sealed partial class DhtService : IKadRpc, IAsyncDisposable
     public async Task<PeerLookupResult> FindPeerAsync(PeerId peer, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(peer);
-        ClosestPeersResult closest = await _lookup.FindClosestPeersAsync(peer.Bytes, cancellationToken);
+        // The peer, if it exists and answers, is the closest to its own id: the β rule cannot end before it answered.
+        ClosestPeersResult closest = await _lookup.FindClosestPeersAsync(peer.Bytes, ClosestPeersExtent.Beta, cancellationToken);
         return new PeerLookupResult(peer, AddressBook.Get(peer), closest.Stats);
     }
 

@@ -20,6 +20,9 @@ public enum SimulatedBehaviour
 
     /// <summary>Answers with bytes that are not a kad message.</summary>
     GarbageBytes,
+
+    /// <summary>Never answers: the request fails as a timeout after <see cref="SimulatedKadNetwork.HungTimeout"/>, unless cancelled first.</summary>
+    Hung,
 }
 
 /// <summary>
@@ -45,6 +48,17 @@ internal sealed class SimulatedKadNetwork
 
     /// <summary>Requests delivered to nodes that are not <see cref="SimulatedBehaviour.Honest"/>.</summary>
     public long RequestsToHostileNodes;
+
+    /// <summary>Requests to <see cref="SimulatedBehaviour.Hung"/> nodes that were waited out to their timeout (not cancelled).</summary>
+    public long HungTimeoutsWaitedOut;
+
+    private int _inFlight;
+
+    /// <summary>The most requests that were in flight at once since the last <see cref="ResetConcurrency"/>.</summary>
+    public int MaxConcurrentRequests { get; private set; }
+
+    /// <summary>The request deadline a <see cref="SimulatedBehaviour.Hung"/> node makes the requester wait out.</summary>
+    public TimeSpan HungTimeout { get; init; } = TimeSpan.FromMilliseconds(200);
 
     public IReadOnlyList<SimulatedKadNode> Nodes
     {
@@ -88,7 +102,35 @@ internal sealed class SimulatedKadNetwork
         }
     }
 
+    public void ResetConcurrency()
+    {
+        lock (_lock)
+        {
+            MaxConcurrentRequests = _inFlight;
+        }
+    }
+
     public async Task<KadResponse> DeliverAsync(SimulatedKadNode from, PeerId to, KadMessage request, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            MaxConcurrentRequests = Math.Max(MaxConcurrentRequests, ++_inFlight);
+        }
+
+        try
+        {
+            return await DeliverOneAsync(from, to, request, cancellationToken);
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                _inFlight--;
+            }
+        }
+    }
+
+    private async Task<KadResponse> DeliverOneAsync(SimulatedKadNode from, PeerId to, KadMessage request, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref Requests);
         await Task.Yield();
@@ -107,6 +149,14 @@ internal sealed class SimulatedKadNetwork
         if (target.Behaviour != SimulatedBehaviour.Honest)
         {
             Interlocked.Increment(ref RequestsToHostileNodes);
+        }
+
+        if (target.Behaviour == SimulatedBehaviour.Hung)
+        {
+            // As the Host adapter: the request deadline turns into a Timeout value, the caller's cancellation into a throw.
+            await Task.Delay(HungTimeout, cancellationToken);
+            Interlocked.Increment(ref HungTimeoutsWaitedOut);
+            return KadResponse.Failed(KadRpcFailure.Timeout, "no answer within the request deadline");
         }
 
         byte[] requestFrame = KadMessageCodec.ToFrameArray(request);
