@@ -35,4 +35,10 @@ public enum DialFailure
 
     /// <summary>The host is not started, or is stopping.</summary>
     HostStopped,
+
+    /// <summary>
+    /// This process has no file descriptor to spare for another socket ("too many open files", EMFILE, or the
+    /// transport's budget short of it). A local limit: the peer was not tried and is not to blame.
+    /// </summary>
+    DescriptorLimit,
 }

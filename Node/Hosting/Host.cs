@@ -90,6 +90,7 @@ public sealed partial class Host : IAsyncDisposable
 
     /// <summary>Binds every listen address and starts accepting. Throws if an address cannot be bound.</summary>
     /// <exception cref="SocketException">A listen address is in use or not local.</exception>
+    /// <exception cref="DescriptorLimitException">This process has no file descriptor to spare for a listening socket.</exception>
     /// <exception cref="ArgumentException">A listen address is not <c>/ip4|ip6/…/tcp/…</c>.</exception>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -109,7 +110,7 @@ public sealed partial class Host : IAsyncDisposable
                     throw new ArgumentException($"Cannot listen on {address}: expected /ip4|ip6/<address>/tcp/<port>.", nameof(cancellationToken));
                 }
 
-                var listener = TcpTransport.Listen(endPoint, _loggerFactory.CreateLogger<TcpConnectionListener>());
+                var listener = TcpTransport.Listen(endPoint, Options.DescriptorBudget, _loggerFactory.CreateLogger<TcpConnectionListener>());
                 _listeners.Add(listener);
                 foreach (var concrete in InterfaceAddresses.Expand(listener.LocalEndPoint))
                 {
@@ -380,13 +381,14 @@ public sealed partial class Host : IAsyncDisposable
         SocketConnection socket;
         try
         {
-            socket = await TcpTransport.DialAsync(endPoint, Options.DialTimeout, _loggerFactory.CreateLogger<SocketConnection>(), cancellationToken);
+            socket = await TcpTransport.DialAsync(endPoint, Options.DialTimeout, Options.DescriptorBudget, _loggerFactory.CreateLogger<SocketConnection>(), cancellationToken);
         }
-        catch (Exception ex) when (ex is SocketException or TimeoutException)
+        catch (Exception ex) when (ex is SocketException or TimeoutException or DescriptorLimitException)
         {
             ReleaseSlot();
             return ex switch
             {
+                DescriptorLimitException => DialResult.Failed(DialFailure.DescriptorLimit, $"{address} not dialled: {ex.Message}"),
                 TimeoutException => DialResult.Failed(DialFailure.Timeout, $"timeout: no TCP connection to {address} within {Options.DialTimeout.TotalSeconds:0.#} s"),
                 SocketException { SocketErrorCode: SocketError.ConnectionRefused } => DialResult.Failed(DialFailure.Refused, $"connection refused by {endPoint}"),
                 _ => DialResult.Failed(DialFailure.Unreachable, $"{endPoint} is unreachable: {ex.Message}"),

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using P2PSwarm.Node.Identity;
 using P2PSwarm.Node.Multiformats;
+using P2PSwarm.Node.Transport;
 
 namespace P2PSwarm.Node.Hosting;
 
@@ -57,6 +58,9 @@ public sealed record HostOptions
     /// for the peer to close its side. Closing the socket at once would reset it and could destroy bytes in flight.
     /// </summary>
     public TimeSpan CloseGracePeriod { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Sockets the host may open; shared with every host in the process unless a test gives it its own.</summary>
+    internal DescriptorBudget DescriptorBudget { get; init; } = DescriptorBudget.Process;
 
     /// <summary>Where the host and its connections log. Default: nowhere.</summary>
     public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;

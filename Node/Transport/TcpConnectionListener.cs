@@ -9,13 +9,20 @@ public sealed class TcpConnectionListener : IAsyncDisposable
 {
     private const int Backlog = 512;
 
+    // Go's net/http backs off the same way when accept fails for lack of descriptors or buffers.
+    private static readonly TimeSpan FirstBackoff = TimeSpan.FromMilliseconds(5);
+    private static readonly TimeSpan LastBackoff = TimeSpan.FromSeconds(1);
+
     private readonly Socket _socket;
+    private readonly DescriptorBudget _budget;
     private readonly ILogger _logger;
+    private long _rejectedOverBudget;
     private int _closed;
 
-    private TcpConnectionListener(Socket socket, ILogger logger)
+    private TcpConnectionListener(Socket socket, DescriptorBudget budget, ILogger logger)
     {
         _socket = socket;
+        _budget = budget;
         _logger = logger;
         LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
     }
@@ -23,9 +30,29 @@ public sealed class TcpConnectionListener : IAsyncDisposable
     /// <summary>The bound address, with the real port when port 0 was asked for.</summary>
     public IPEndPoint LocalEndPoint { get; }
 
-    internal static TcpConnectionListener Bind(IPEndPoint endPoint, ILogger logger)
+    internal static TcpConnectionListener Bind(IPEndPoint endPoint, DescriptorBudget budget, ILogger logger)
     {
-        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        if (!budget.TryAcquire())
+        {
+            throw DescriptorLimitException.AtBudget(budget);
+        }
+
+        Socket socket;
+        try
+        {
+            socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.TooManyOpenSockets)
+        {
+            budget.Release();
+            throw DescriptorLimitException.FromSystem(budget, ex);
+        }
+        catch
+        {
+            budget.Release();
+            throw;
+        }
+
         try
         {
             if (endPoint.AddressFamily == AddressFamily.InterNetworkV6)
@@ -40,20 +67,25 @@ public sealed class TcpConnectionListener : IAsyncDisposable
         catch
         {
             socket.Dispose();
+            budget.Release();
             throw;
         }
 
-        var listener = new TcpConnectionListener(socket, logger);
+        var listener = new TcpConnectionListener(socket, budget, logger);
         TransportLog.Listening(logger, listener.LocalEndPoint);
         return listener;
     }
 
     /// <summary>
     /// Waits for the next inbound connection and returns it started, or null once the listener is closed.
-    /// Failures of a single accept (the peer reset before we accepted) are logged and skipped.
+    /// Failures of a single accept (the peer reset before we accepted) are logged and skipped. While the process's
+    /// <see cref="DescriptorBudget"/> is spent, inbound connections are accepted and closed at once (the peer learns
+    /// right away instead of waiting in the backlog); when accept itself fails for lack of descriptors (EMFILE) or
+    /// buffers, the loop backs off from 5 ms up to 1 s between attempts.
     /// </summary>
     public async Task<SocketConnection?> AcceptAsync(CancellationToken cancellationToken)
     {
+        var backoff = TimeSpan.Zero;
         while (true)
         {
             Socket accepted;
@@ -66,28 +98,44 @@ public sealed class TcpConnectionListener : IAsyncDisposable
             {
                 return null;
             }
-            catch (SocketException ex)
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
             {
-                TransportLog.AcceptFailed(_logger, LocalEndPoint, ex.Message);
-                if (ex.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
+                backoff = backoff == TimeSpan.Zero ? FirstBackoff : TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, LastBackoff.Ticks));
+                var reason = ex.SocketErrorCode == SocketError.TooManyOpenSockets ? "too many open files (EMFILE)" : "no buffer space (ENOBUFS)";
+                TransportLog.AcceptOutOfResources(_logger, LocalEndPoint, reason, _budget.Describe(), backoff);
+                if (!await DelayAsync(backoff, cancellationToken))
                 {
-                    // Out of descriptors: back off instead of spinning on the same error.
-                    await Task.Delay(100, cancellationToken);
+                    return null;
                 }
 
                 continue;
             }
+            catch (SocketException ex)
+            {
+                TransportLog.AcceptFailed(_logger, LocalEndPoint, ex.Message);
+                continue;
+            }
+
+            backoff = TimeSpan.Zero;
+            if (!_budget.TryAcquire())
+            {
+                RejectOverBudget(accepted);
+                continue;
+            }
+
+            var rejected = Interlocked.Exchange(ref _rejectedOverBudget, 0);
+            if (rejected > 0)
+            {
+                TransportLog.AcceptingAgain(_logger, LocalEndPoint, rejected, _budget.Describe());
+            }
 
             try
             {
-                var connection = new SocketConnection(accepted, _logger);
-                connection.Start();
-                return connection;
+                return TcpTransport.StartCounted(accepted, _budget, _logger);
             }
             catch (SocketException ex)
             {
-                // The peer can vanish between accept and reading its endpoints.
-                accepted.Dispose();
+                // The peer can vanish between accept and reading its endpoints; StartCounted closed the socket.
                 TransportLog.AcceptFailed(_logger, LocalEndPoint, ex.Message);
             }
         }
@@ -99,8 +147,32 @@ public sealed class TcpConnectionListener : IAsyncDisposable
         if (Interlocked.Exchange(ref _closed, 1) == 0)
         {
             _socket.Dispose();
+            _budget.Release();
         }
 
         return ValueTask.CompletedTask;
+    }
+
+    private static async Task<bool> DelayAsync(TimeSpan delay, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.Delay(delay, cancellationToken);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private void RejectOverBudget(Socket accepted)
+    {
+        // This socket is one descriptor past the budget for a moment: that is what the runtime's reserve is for.
+        accepted.Dispose();
+        if (Interlocked.Increment(ref _rejectedOverBudget) == 1)
+        {
+            TransportLog.InboundOverBudget(_logger, LocalEndPoint, _budget.Describe());
+        }
     }
 }

@@ -12,13 +12,51 @@ public static class TcpTransport
     /// Connects to <paramref name="endPoint"/> within <paramref name="timeout"/> and returns the started connection.
     /// </summary>
     /// <exception cref="SocketException">The connection was refused or the host is unreachable (see <see cref="SocketException.SocketErrorCode"/>).</exception>
+    /// <exception cref="DescriptorLimitException">This process has no file descriptor to spare for the socket; the peer was not tried.</exception>
     /// <exception cref="TimeoutException">No connection within <paramref name="timeout"/>.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
-    public static async Task<SocketConnection> DialAsync(IPEndPoint endPoint, TimeSpan timeout, ILogger? logger, CancellationToken cancellationToken)
+    public static Task<SocketConnection> DialAsync(IPEndPoint endPoint, TimeSpan timeout, ILogger? logger, CancellationToken cancellationToken) =>
+        DialAsync(endPoint, timeout, DescriptorBudget.Process, logger, cancellationToken);
+
+    /// <summary>Binds and listens on <paramref name="endPoint"/> (port 0 picks a free port).</summary>
+    /// <exception cref="SocketException">The address cannot be bound (in use, not local).</exception>
+    /// <exception cref="DescriptorLimitException">This process has no file descriptor to spare for the socket.</exception>
+    public static TcpConnectionListener Listen(IPEndPoint endPoint, ILogger? logger = null) =>
+        TcpConnectionListener.Bind(endPoint, DescriptorBudget.Process, logger ?? NullLogger.Instance);
+
+    internal static TcpConnectionListener Listen(IPEndPoint endPoint, DescriptorBudget budget, ILogger logger) =>
+        TcpConnectionListener.Bind(endPoint, budget, logger);
+
+    internal static async Task<SocketConnection> DialAsync(
+        IPEndPoint endPoint, TimeSpan timeout, DescriptorBudget budget, ILogger? logger, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(endPoint);
         logger ??= NullLogger.Instance;
-        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        if (!budget.TryAcquire())
+        {
+            var spent = DescriptorLimitException.AtBudget(budget);
+            TransportLog.DialFailed(logger, endPoint, spent.Message);
+            throw spent;
+        }
+
+        Socket socket;
+        try
+        {
+            socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.TooManyOpenSockets)
+        {
+            budget.Release();
+            var error = DescriptorLimitException.FromSystem(budget, ex);
+            TransportLog.DialFailed(logger, endPoint, error.Message);
+            throw error;
+        }
+        catch
+        {
+            budget.Release();
+            throw;
+        }
+
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
         try
@@ -28,23 +66,42 @@ public static class TcpTransport
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             socket.Dispose();
+            budget.Release();
             TransportLog.DialFailed(logger, endPoint, "timeout");
             throw new TimeoutException($"No TCP connection to {endPoint} within {timeout.TotalSeconds:0.#} s.");
         }
         catch (Exception ex)
         {
             socket.Dispose();
+            budget.Release();
             TransportLog.DialFailed(logger, endPoint, ex.Message);
             throw;
         }
 
-        var connection = new SocketConnection(socket, logger);
-        connection.Start();
-        return connection;
+        return StartCounted(socket, budget, logger);
     }
 
-    /// <summary>Binds and listens on <paramref name="endPoint"/> (port 0 picks a free port).</summary>
-    /// <exception cref="SocketException">The address cannot be bound (in use, not local).</exception>
-    public static TcpConnectionListener Listen(IPEndPoint endPoint, ILogger? logger = null) =>
-        TcpConnectionListener.Bind(endPoint, logger ?? NullLogger.Instance);
+    /// <summary>
+    /// Starts a connection over <paramref name="socket"/>, which holds one share of <paramref name="budget"/>; the
+    /// share is returned once the connection's socket is closed. On failure the socket is closed and the share returned.
+    /// </summary>
+    internal static SocketConnection StartCounted(Socket socket, DescriptorBudget budget, ILogger logger)
+    {
+        SocketConnection connection;
+        try
+        {
+            connection = new SocketConnection(socket, logger);
+        }
+        catch
+        {
+            socket.Dispose();
+            budget.Release();
+            throw;
+        }
+
+        connection.Start();
+        // Completion ends after the socket is disposed, however the connection ends; a bare callback, not a task to track.
+        connection.Completion.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(budget.Release);
+        return connection;
+    }
 }
