@@ -10,9 +10,9 @@ namespace P2PSwarm.Node.Dht;
 /// The iterative Kademlia lookup: start from the closest peers in the routing table, keep α requests in flight
 /// to the closest peers not yet asked, merge the closer peers they name, and stop asking when the β closest peers
 /// known (leaving out failed ones) have all answered, or a GET_VALUE / GET_PROVIDERS goal is met. Requests still in
-/// flight then are cancelled, not waited for. A lookup that needs the k closest (puts) then follows up: it asks the
-/// rest of the k closest all at once and ends when the k closest have answered (go-libp2p-kad-dht's
-/// <c>runLookupWithFollowup</c>). A failing peer is a value: it leaves the candidate set and the lookup goes on.
+/// flight then are cancelled, not waited for. A lookup that needs the k closest (puts, and by default a GET_VALUE short
+/// of its quorum) then follows up: it asks the rest of the k closest all at once and ends when the k closest have
+/// answered (go-libp2p-kad-dht's <c>runLookupWithFollowup</c>). A failing peer is a value: it leaves the candidate set and the lookup goes on.
 /// Responders enter the routing table; a full bucket is left to the caller's liveness check, since the lookup must
 /// not block on pings.
 /// </summary>
@@ -74,8 +74,8 @@ public sealed class KademliaLookup
 
     /// <summary>
     /// GET_PROVIDERS for a content multihash: stops once <paramref name="wanted"/> distinct providers are known,
-    /// otherwise by the β rule (and, with <see cref="KademliaLookupOptions.FollowUpUnmetReads"/>, after asking the rest
-    /// of the k closest).
+    /// otherwise by the β rule (and, with <see cref="KademliaLookupOptions.FollowUpGetProviders"/>, after asking the
+    /// rest of the k closest).
     /// </summary>
     public async Task<ProvidersResult> GetProvidersAsync(ReadOnlyMemory<byte> multihash, int wanted, CancellationToken cancellationToken)
     {
@@ -97,15 +97,15 @@ public sealed class KademliaLookup
 
                 return providers.Count >= wanted;
             },
-            _options.FollowUpUnmetReads,
+            _options.FollowUpGetProviders,
             cancellationToken);
         return new ProvidersResult(order.Select(id => providers[id]).ToArray(), run.Closest, run.Stats);
     }
 
     /// <summary>
     /// GET_VALUE: every record returned is validated by <paramref name="validators"/>; the lookup stops after
-    /// <paramref name="quorum"/> valid records (otherwise as GET_PROVIDERS does), and the best is chosen by the
-    /// namespace's selector.
+    /// <paramref name="quorum"/> valid records, otherwise by the β rule and (with <see cref="KademliaLookupOptions.FollowUpGetValue"/>,
+    /// the default) after asking the rest of the k closest; the best is chosen by the namespace's selector.
     /// </summary>
     public async Task<ValueResult> GetValueAsync(
         ReadOnlyMemory<byte> key,
@@ -143,7 +143,7 @@ public sealed class KademliaLookup
                 received.Add(new ReceivedRecord(peer, record.Value));
                 return received.Count >= quorum;
             },
-            _options.FollowUpUnmetReads,
+            _options.FollowUpGetValue,
             cancellationToken);
 
         if (received.Count == 0)

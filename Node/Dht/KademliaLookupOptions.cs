@@ -19,11 +19,19 @@ public sealed record KademliaLookupOptions
     public int Beta { get; init; } = 3;
 
     /// <summary>
-    /// Whether a GET_VALUE / GET_PROVIDERS that ends by the β rule without reaching its quorum or wanted count then
-    /// asks the rest of the k closest, all at once, before returning (go's follow-up; needed for the correction step
-    /// to reach the k closest that hold nothing). Closest-peer lookups for puts always follow up.
+    /// Whether a GET_VALUE that ends by the β rule short of its quorum then asks the rest of the k closest, all at once,
+    /// before returning (go's follow-up). On by default: the correction step must reach the k closest that hold nothing.
+    /// Closest-peer lookups for puts always follow up.
     /// </summary>
-    public bool FollowUpUnmetReads { get; init; } = true;
+    public bool FollowUpGetValue { get; init; } = true;
+
+    /// <summary>
+    /// Whether a GET_PROVIDERS that ends by the β rule short of the wanted count then asks the rest of the k closest.
+    /// go does, but go hands providers to its caller as they arrive, so the caller does not wait for the follow-up;
+    /// ours returns once, so following up would make every caller wait out the hung peers among the k closest. Off by
+    /// default: providers announce to the k closest, so the β closest hold them unless all β joined after the announcement.
+    /// </summary>
+    public bool FollowUpGetProviders { get; init; }
 
     /// <summary>Hard cap on peers queried by one lookup, so a swarm of fake "closer" peers cannot keep it running.</summary>
     public int MaxQueries { get; init; } = 256;

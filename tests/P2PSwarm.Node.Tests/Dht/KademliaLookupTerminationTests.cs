@@ -63,7 +63,7 @@ public sealed class KademliaLookupTerminationTests
     [Fact]
     public async Task Reads_without_follow_up_end_by_the_beta_rule_with_the_records_of_the_closest()
     {
-        var options = KademliaLookupOptions.Default with { FollowUpUnmetReads = false };
+        var options = KademliaLookupOptions.Default with { FollowUpGetValue = false };
         using IdentityKey publisher = IdentityKey.Generate();
         byte[] recordKey = P2PSwarmRecordValidator.KeyFor(publisher.PeerId, "info");
         Keyspace values = Build(options, recordKey);
@@ -111,7 +111,7 @@ public sealed class KademliaLookupTerminationTests
     }
 
     [Fact]
-    public async Task Reads_with_an_unmet_goal_follow_up_by_default_so_the_correction_reaches_the_k_closest()
+    public async Task A_get_value_short_of_its_quorum_follows_up_by_default_so_the_correction_reaches_the_k_closest()
     {
         using IdentityKey publisher = IdentityKey.Generate();
         byte[] recordKey = P2PSwarmRecordValidator.KeyFor(publisher.PeerId, "info");

@@ -78,6 +78,68 @@ public sealed class KademliaLookupTests(ITestOutputHelper output)
         Assert.True(measured.Found >= 99, $"found {measured.Found} of 100");
     }
 
+    /// <summary>
+    /// A provider lookup short of its wanted count (as <c>DhtService</c> asks for 20 and a key has one provider) under three
+    /// rules over the same 200 nodes, key by key: β = k (the spec's: the k closest answer), β = 3 (go's), and β = 3 with
+    /// go's follow-up. Every rule must find every provider, before and after 30 % die; β = 3 must ask fewer peers.
+    /// </summary>
+    [Fact]
+    public async Task In_a_200_node_swarm_the_beta_rule_finds_every_provider_asking_fewer_peers_than_the_k_rule()
+    {
+        var random = new Random(11);
+        SimulatedKadNetwork network = await BuildSwarmAsync(random, _ => SimulatedBehaviour.Honest);
+        IReadOnlyList<SimulatedKadNode> nodes = network.Nodes;
+        var keys = new List<(byte[] Key, SimulatedKadNode Provider)>();
+        for (int i = 0; i < 100; i++)
+        {
+            SimulatedKadNode provider = nodes[random.Next(nodes.Count)];
+            byte[] key = Multihash.Sha256(Encoding.UTF8.GetBytes($"rule-{i}")).ToBytes();
+            await provider.Publisher.ProvideAsync(key, provider.SelfAddresses, CancellationToken.None);
+            keys.Add((key, provider));
+        }
+
+        (string Name, KademliaLookupOptions Options)[] rules =
+        [
+            ("β = k", KademliaLookupOptions.Default with { Beta = 20 }),
+            ("β = 3", KademliaLookupOptions.Default),
+            ("β = 3, follow-up", KademliaLookupOptions.Default with { FollowUpGetProviders = true }),
+        ];
+        foreach (string phase in new[] { "honest", "30% dead" })
+        {
+            if (phase == "30% dead")
+            {
+                foreach (SimulatedKadNode victim in nodes.Where(n => keys.All(k => k.Provider != n)).OrderBy(_ => random.Next()).Take(SwarmSize * 30 / 100))
+                {
+                    victim.Alive = false;
+                }
+            }
+
+            SimulatedKadNode[] alive = [.. nodes.Where(n => n.Alive)];
+            var measured = rules.Select(_ => new LookupMeasurements()).ToArray();
+            foreach ((byte[] key, SimulatedKadNode provider) in keys)
+            {
+                SimulatedKadNode searcher = alive[random.Next(alive.Length)];
+                for (int r = 0; r < rules.Length; r++)
+                {
+                    var lookup = new KademliaLookup(searcher, searcher.Table, rules[r].Options);
+                    var clock = Stopwatch.StartNew();
+                    ProvidersResult result = await lookup.GetProvidersAsync(key, wanted: 20, CancellationToken.None);
+                    measured[r].Add(result.Providers.Any(p => p.Peer == provider.Id) || searcher == provider, result.Stats, clock.Elapsed);
+                }
+            }
+
+            for (int r = 0; r < rules.Length; r++)
+            {
+                Report($"{phase}, GET_PROVIDERS wanted 20, {rules[r].Name}", measured[r]);
+                Assert.Equal(keys.Count, measured[r].Found);
+            }
+
+            Assert.True(
+                measured[1].Percentile(measured[1].Queried, 50) < measured[0].Percentile(measured[0].Queried, 50),
+                "the β rule asked as many peers as the k rule");
+        }
+    }
+
     [Theory]
     [InlineData(SimulatedBehaviour.FloodsCloserPeers)]
     [InlineData(SimulatedBehaviour.GarbageCloserPeers)]
