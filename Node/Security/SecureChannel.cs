@@ -10,7 +10,8 @@ namespace P2PSwarm.Node.Security;
 /// most 65519 plaintext bytes; frames from the remote arrive decrypted in <see cref="Input"/>.
 /// </summary>
 /// <remarks>
-/// One read pump and one write pump per connection, pooled buffers, no allocation per frame.
+/// One read pump per connection; writes are encrypted on the writing thread (<see cref="NoiseFrameWriter"/>). Pooled
+/// buffers, no allocation per frame.
 /// Completing <see cref="Output"/> completes the raw output (FIN); the raw input's end completes <see cref="Input"/>.
 /// A frame that fails authentication, is shorter than its tag, or ends mid-way, and an exhausted nonce, fail the
 /// channel: both <see cref="Input"/> and <see cref="Output"/> then report a <see cref="NoiseException"/> and the
@@ -18,10 +19,9 @@ namespace P2PSwarm.Node.Security;
 /// </remarks>
 public sealed class SecureChannel : IDuplexPipe, IAsyncDisposable
 {
-    // Bounds the bytes buffered per direction inside the channel. Segments hold several full frames: a frame's
-    // plaintext that straddles two segments is copied before it is encrypted (with 4 KiB segments, every one was).
-    // The pumps run inline on the thread that flushes into their pipe (the socket's receive loop, the muxer's
-    // writer): each thread hop costs more than the work a hop would overlap, on the few cores a node has.
+    // Bounds the decrypted bytes buffered inside the channel. Segments hold several full frames. The read pump runs
+    // inline on the socket's receive loop; the muxer's reader runs inline on the pump's flush: each thread hop costs
+    // more than the work a hop would overlap, on the few cores a node has.
     private static readonly PipeOptions BufferOptions = new(
         pauseWriterThreshold: 512 * 1024,
         resumeWriterThreshold: 256 * 1024,
@@ -29,19 +29,13 @@ public sealed class SecureChannel : IDuplexPipe, IAsyncDisposable
         minimumSegmentSize: 256 * 1024,
         useSynchronizationContext: false);
 
-    // The most the write pump encrypts before it flushes the raw output and releases what it consumed. Each flush is
-    // a send system call (the socket's send loop runs inline), so fewer and larger ones: 512 KiB took ~15 % less CPU
-    // per MiB than 128 KiB on loopback, and stays below the socket pipe's 1 MiB pause threshold.
-    private const int RawFlushThreshold = 512 * 1024;
-
     private readonly IDuplexPipe _raw;
     private readonly NoiseCipherState _send;
     private readonly NoiseCipherState _receive;
     private readonly ILogger _logger;
     private readonly Pipe _inbound = new(BufferOptions);
-    private readonly Pipe _outbound = new(BufferOptions);
+    private readonly NoiseFrameWriter _output;
     private Task _readPump = Task.CompletedTask;
-    private Task _writePump = Task.CompletedTask;
     private volatile NoiseException? _failure;
     private int _disposed;
 
@@ -51,6 +45,7 @@ public sealed class SecureChannel : IDuplexPipe, IAsyncDisposable
         _send = send;
         _receive = receive;
         _logger = logger;
+        _output = new NoiseFrameWriter(this, raw.Output, send);
         RemotePublicKey = remotePublicKey;
         RemotePeerId = remotePeerId;
         EarlyMuxer = earlyMuxer;
@@ -71,11 +66,16 @@ public sealed class SecureChannel : IDuplexPipe, IAsyncDisposable
     /// <summary>Decrypted bytes from the remote.</summary>
     public PipeReader Input => _inbound.Reader;
 
-    /// <summary>Bytes to encrypt and send; complete it to half-close.</summary>
-    public PipeWriter Output => _outbound.Writer;
+    /// <summary>
+    /// Bytes to encrypt and send; complete it to half-close. Encryption and the raw flush run on the writing thread.
+    /// </summary>
+    public PipeWriter Output => _output;
 
-    /// <summary>Completes when both pumps have ended (both directions closed or the channel failed).</summary>
-    public Task Completion => Task.WhenAll(_readPump, _writePump);
+    /// <summary>Completes when both directions have stopped (closed, or the channel failed).</summary>
+    public Task Completion => Task.WhenAll(_readPump, _output.Stopped);
+
+    /// <summary>The failure that ended the channel, or null while it works.</summary>
+    internal NoiseException? Failure => _failure;
 
     /// <summary>Aborts both directions (if still open), waits for the pumps and releases the keys. Idempotent.</summary>
     public async ValueTask DisposeAsync()
@@ -98,7 +98,6 @@ public sealed class SecureChannel : IDuplexPipe, IAsyncDisposable
     {
         var channel = new SecureChannel(raw, send, receive, remotePublicKey, remotePeerId, earlyMuxer, logger);
         channel._readPump = channel.ReadPumpAsync();
-        channel._writePump = channel.WritePumpAsync();
         return channel;
     }
 
@@ -177,77 +176,6 @@ public sealed class SecureChannel : IDuplexPipe, IAsyncDisposable
         }
     }
 
-    private async Task WritePumpAsync()
-    {
-        await Task.Yield();
-        var reader = _outbound.Reader;
-        var output = _raw.Output;
-        var scratch = ArrayPool<byte>.Shared.Rent(NoiseFrame.MaxPlaintextLength);
-        Exception? error = null;
-        try
-        {
-            while (true)
-            {
-                var result = await reader.ReadAsync();
-                if (_failure is { } failure)
-                {
-                    reader.AdvanceTo(result.Buffer.Start);
-                    error = failure;
-                    break;
-                }
-
-                // Encrypt at most one flush's worth, then hand the consumed bytes back so the writer can go on.
-                var buffer = result.Buffer;
-                var written = 0;
-                var drained = false;
-                try
-                {
-                    while (!buffer.IsEmpty && written < RawFlushThreshold)
-                    {
-                        var chunk = buffer.Slice(0, Math.Min(buffer.Length, NoiseFrame.MaxPlaintextLength));
-                        written += EncryptFrame(chunk, output, scratch);
-                        buffer = buffer.Slice(chunk.End);
-                    }
-                }
-                finally
-                {
-                    drained = buffer.IsEmpty;
-                    reader.AdvanceTo(buffer.Start);
-                }
-
-                var rawClosed = written > 0 && IsClosed(await output.FlushAsync());
-                if (_failure is { } flushFailure)
-                {
-                    error = flushFailure;
-                    break;
-                }
-
-                if (rawClosed || (result.IsCompleted && drained))
-                {
-                    break; // The transport stopped taking bytes, or our writer finished (FIN).
-                }
-            }
-        }
-        catch (NoiseException e)
-        {
-            error = Fail(e);
-        }
-        catch (Exception e)
-        {
-            NoiseLog.PumpFaulted(_logger, e, RemotePeerId, "write");
-            error = Fail(new NoiseException(NoiseFailure.ConnectionClosed, "The connection failed: " + e.Message, e));
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(scratch);
-            await reader.CompleteAsync(error);
-            await output.CompleteAsync(error);
-            NoiseLog.PumpEnded(_logger, RemotePeerId, "write");
-        }
-    }
-
-    private static bool IsClosed(FlushResult flush) => flush.IsCompleted || flush.IsCanceled;
-
     private void DecryptFrame(in ReadOnlySequence<byte> frame, PipeWriter writer, byte[] scratch)
     {
         var length = (int)frame.Length;
@@ -277,31 +205,8 @@ public sealed class SecureChannel : IDuplexPipe, IAsyncDisposable
         writer.Advance(plaintextLength);
     }
 
-    /// <returns>The bytes written to <paramref name="output"/>.</returns>
-    private int EncryptFrame(in ReadOnlySequence<byte> chunk, PipeWriter output, byte[] scratch)
-    {
-        var plaintextLength = (int)chunk.Length;
-        ReadOnlySpan<byte> plaintext;
-        if (chunk.IsSingleSegment)
-        {
-            plaintext = chunk.FirstSpan;
-        }
-        else
-        {
-            chunk.CopyTo(scratch);
-            plaintext = scratch.AsSpan(0, plaintextLength);
-        }
-
-        var messageLength = plaintextLength + NoiseCipherState.TagLength;
-        var frameLength = NoiseFrame.LengthPrefixSize + messageLength;
-        var destination = output.GetSpan(frameLength);
-        NoiseFrame.WriteLengthPrefix(destination, messageLength);
-        _send.EncryptWithAd(ReadOnlySpan<byte>.Empty, plaintext, destination.Slice(NoiseFrame.LengthPrefixSize, messageLength));
-        output.Advance(frameLength);
-        return frameLength;
-    }
-
-    private NoiseException Fail(NoiseException failure)
+    /// <summary>Records <paramref name="failure"/> unless the channel already failed; returns the failure that counts.</summary>
+    internal NoiseException Fail(NoiseException failure)
     {
         if (Abort(failure))
         {
@@ -311,7 +216,7 @@ public sealed class SecureChannel : IDuplexPipe, IAsyncDisposable
         return _failure!;
     }
 
-    // Records the first failure and wakes both pumps; each pump completes its own ends with it.
+    // Records the first failure, wakes the read pump (it completes its ends with it) and stops the writer.
     private bool Abort(NoiseException failure)
     {
         if (Interlocked.CompareExchange(ref _failure, failure, null) is not null)
@@ -325,11 +230,7 @@ public sealed class SecureChannel : IDuplexPipe, IAsyncDisposable
             _inbound.Writer.CancelPendingFlush();
         }
 
-        if (!_writePump.IsCompleted)
-        {
-            _outbound.Reader.CancelPendingRead();
-            _raw.Output.CancelPendingFlush();
-        }
+        _output.Abort(failure);
 
         return true;
     }

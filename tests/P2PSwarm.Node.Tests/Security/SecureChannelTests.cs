@@ -58,6 +58,61 @@ public sealed class SecureChannelTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Small_writes_share_one_frame_until_the_flush()
+    {
+        var pieces = new[] { "yamux header"u8.ToArray(), RandomNumberGenerator.GetBytes(1000), "tail"u8.ToArray() };
+        foreach (var piece in pieces)
+        {
+            piece.CopyTo(_channel.Output.GetSpan(piece.Length));
+            _channel.Output.Advance(piece.Length);
+        }
+
+        await _channel.Output.FlushAsync();
+        await _channel.Output.CompleteAsync();
+
+        var frames = await ReadWireFramesToEndAsync();
+        var single = Assert.Single(frames);
+        Assert.Equal(pieces.SelectMany(p => p).ToArray(), Open(single));
+    }
+
+    [Fact]
+    public async Task A_buffer_asked_for_wider_than_a_frame_leaves_as_full_frames()
+    {
+        var data = RandomNumberGenerator.GetBytes(150_000);
+        "before"u8.CopyTo(_channel.Output.GetSpan(6));
+        _channel.Output.Advance(6);
+        var memory = _channel.Output.GetMemory(data.Length);
+        Assert.True(memory.Length >= data.Length);
+        data.CopyTo(memory);
+        _channel.Output.Advance(data.Length);
+        await _channel.Output.FlushAsync();
+        await _channel.Output.CompleteAsync();
+
+        var frames = await ReadWireFramesToEndAsync();
+
+        Assert.Equal([6 + 16, 65535, 65535, data.Length - (2 * NoiseFrame.MaxPlaintextLength) + 16], frames.Select(f => f.Length));
+        Assert.Equal("before"u8.ToArray().Concat(data), frames.SelectMany(Open));
+    }
+
+    [Fact]
+    public async Task A_failure_while_the_writer_holds_an_open_frame_reaches_the_writer_and_then_the_wire()
+    {
+        var span = _channel.Output.GetSpan(10);
+        var bad = Seal("forged"u8.ToArray());
+        bad[0] ^= 1;
+        await WriteWireFrameAsync(bad);
+        var input = await Assert.ThrowsAsync<NoiseException>(async () => await _channel.Input.ReadAsync().AsTask().WaitAsync(Generous));
+
+        // The writer may still be copying into the open frame: the raw output stays its own until its next call.
+        var advance = Assert.Throws<NoiseException>(() => _channel.Output.Advance(10));
+
+        Assert.Same(input, advance);
+        var wire = await Assert.ThrowsAsync<NoiseException>(async () => await Wire.ReadAsync().AsTask().WaitAsync(Generous));
+        Assert.Same(input, wire);
+        await _channel.Completion.WaitAsync(Generous);
+    }
+
+    [Fact]
     public async Task Completing_output_completes_the_raw_output()
     {
         await _channel.Output.CompleteAsync();
@@ -133,10 +188,14 @@ public sealed class SecureChannelTests : IAsyncDisposable
         {
             await channel.Output.WriteAsync("last"u8.ToArray());
             await WaitForWireBytesAsync(pipes.AToB.Reader, 2 + 4 + 16);
-            await channel.Output.WriteAsync("too many"u8.ToArray());
 
+            // The writer encrypts on its own thread, so it is the first to hear; the read side fails with the same error.
+            var write = await Assert.ThrowsAsync<NoiseException>(async () => await channel.Output.WriteAsync("too many"u8.ToArray()));
+            Assert.Equal(NoiseFailure.NonceExhausted, write.Failure);
             var error = await Assert.ThrowsAsync<NoiseException>(async () => await channel.Input.ReadAsync().AsTask().WaitAsync(Generous));
-            Assert.Equal(NoiseFailure.NonceExhausted, error.Failure);
+            Assert.Same(write, error);
+            var wire = await Assert.ThrowsAsync<NoiseException>(async () => await pipes.AToB.Reader.ReadAsync().AsTask().WaitAsync(Generous));
+            Assert.Same(write, wire);
         }
     }
 
