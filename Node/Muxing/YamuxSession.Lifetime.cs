@@ -14,11 +14,12 @@ public sealed partial class YamuxSession
 
             // The reader has ended the session; give queued frames (the GoAway) a moment to reach a peer that
             // may not be reading, then stop waiting for it.
-            if (await Task.WhenAny(writer, Task.Delay(_settings.CloseTimeout)) != writer)
+            if (await Task.WhenAny(_writerEnded.Task, Task.Delay(_settings.CloseTimeout)) != _writerEnded.Task)
             {
                 _connection.Output.CancelPendingFlush();
             }
 
+            await _writerEnded.Task;
             await writer;
             await keepAlive;
         }
@@ -92,10 +93,7 @@ public sealed partial class YamuxSession
             waiter.TrySetException(closed);
         }
 
-        while (_outbound.Reader.TryRead(out var item))
-        {
-            item.Flushed?.TrySetException(closed);
-        }
+        FailQueued(closed);
 
         while (_accepted.Reader.TryRead(out var unaccepted))
         {

@@ -1,54 +1,173 @@
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 
 namespace P2PSwarm.Node.Muxing;
 
-/// <summary>The writer loop: the only writer of the connection, so frames never interleave.</summary>
+/// <summary>
+/// Writing the connection. One thread at a time holds the writer (<see cref="_writerState"/>) and drains the
+/// outbound queue into the connection, so frames never interleave. A stream's flush takes the writer itself when
+/// it is free and sends its frames on the application's thread (framing, Noise, socket send); only frames queued
+/// by other threads (window updates and pings from the reader loop, a flush that found the writer busy and was
+/// handed over) wake the writer loop. Each hand-off between the two threads costs more than the work it overlaps.
+/// </summary>
 public sealed partial class YamuxSession
 {
+    private const int WriterIdle = 0;
+    private const int WriterBusy = 1;
+    private const int WriterEnded = 2;
+
+    // An application flush that finds more queued than this (other streams' frames too) hands the rest to the writer
+    // loop, so one stream's writer is never held up serving every other stream.
+    private const long InlineBudgetBytes = 4 * FlushThresholdBytes;
+
+    /// <summary>True while no thread holds the writer (tests wait for this before checking where a write runs).</summary>
+    internal bool IsWriterIdle => Volatile.Read(ref _writerState) == WriterIdle;
+
+    /// <summary>
+    /// Application thread: takes the writer if it is free and sends what is queued (this stream's frames first in
+    /// line or behind others), then returns the stream pipe's <paramref name="pipeFlush"/>. A busy writer sees the
+    /// queued stream when it releases, so nothing waits for a wake-up that never comes.
+    /// </summary>
+    internal ValueTask<FlushResult> WriteInlineAsync(ValueTask<FlushResult> pipeFlush)
+    {
+        if (Interlocked.CompareExchange(ref _writerState, WriterBusy, WriterIdle) != WriterIdle)
+        {
+            return pipeFlush;
+        }
+
+        var drain = DrainAsync(InlineBudgetBytes);
+        if (drain.IsCompletedSuccessfully)
+        {
+            drain.GetAwaiter().GetResult();
+            return pipeFlush;
+        }
+
+        return AwaitDrainAsync(drain, pipeFlush);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private static async ValueTask<FlushResult> AwaitDrainAsync(ValueTask drain, ValueTask<FlushResult> pipeFlush)
+    {
+        await drain;
+        return await pipeFlush;
+    }
+
+    private void Enqueue(OutboundItem item)
+    {
+        _outbound.Enqueue(item);
+        RequestWriter();
+    }
+
+    /// <summary>Any thread, after queuing: a free writer goes to the loop; a busy one sees the queue when it releases.</summary>
+    private void RequestWriter()
+    {
+        if (Interlocked.CompareExchange(ref _writerState, WriterBusy, WriterIdle) == WriterIdle)
+        {
+            // The writer was free: it is now the loop's, which the doorbell wakes.
+            _doorbell.Writer.TryWrite(true);
+        }
+        else if (Volatile.Read(ref _writerState) == WriterEnded)
+        {
+            FailQueued(new YamuxSessionClosedException("The Yamux session is closed."));
+        }
+    }
+
     private async Task WriteLoopAsync()
     {
+        var doorbell = _doorbell.Reader;
+        while (await doorbell.WaitToReadAsync())
+        {
+            // Each ring hands this loop the writer.
+            if (doorbell.TryRead(out _))
+            {
+                await DrainAsync(long.MaxValue);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Runs while holding the writer: writes queued frames, flushing every <see cref="FlushThresholdBytes"/>, until
+    /// the queue is empty (releases the writer), the budget is spent (hands it to the loop) or the session ends
+    /// (completes the connection's output). Never throws: a failure ends the session.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask DrainAsync(long budget)
+    {
         var output = _connection.Output;
-        var queue = _outbound.Reader;
-        Exception? error = null;
         try
         {
-            while (await queue.WaitToReadAsync())
+            while (true)
             {
                 long written = 0;
-                while (written < FlushThresholdBytes && queue.TryRead(out var item))
+                while (written < FlushThresholdBytes && _outbound.TryDequeue(out var item))
                 {
                     written += Write(output, item);
                 }
 
-                var flush = await output.FlushAsync();
-                foreach (var waiter in _flushWaiters)
+                if (written > 0)
                 {
-                    waiter.TrySetResult();
+                    var flush = await output.FlushAsync();
+                    foreach (var waiter in _flushWaiters)
+                    {
+                        waiter.TrySetResult();
+                    }
+
+                    _flushWaiters.Clear();
+                    if (flush.IsCanceled || flush.IsCompleted)
+                    {
+                        EndWriter(flush.IsCompleted ? new YamuxSessionClosedException("The peer stopped reading the connection.") : null);
+                        return;
+                    }
+
+                    budget -= written;
                 }
 
-                _flushWaiters.Clear();
-                if (flush.IsCanceled)
+                if (!_outbound.IsEmpty)
                 {
-                    break;
+                    if (budget <= 0)
+                    {
+                        _doorbell.Writer.TryWrite(true);
+                        return;
+                    }
+
+                    continue;
                 }
 
-                if (flush.IsCompleted)
+                if (Volatile.Read(ref _closeRequested))
                 {
-                    error = new YamuxSessionClosedException("The peer stopped reading the connection.");
-                    break;
+                    EndWriter(null);
+                    return;
+                }
+
+                // Release, then look again: a frame queued while this thread held the writer found it busy.
+                Interlocked.Exchange(ref _writerState, WriterIdle);
+                if ((_outbound.IsEmpty && !Volatile.Read(ref _closeRequested))
+                    || Interlocked.CompareExchange(ref _writerState, WriterBusy, WriterIdle) != WriterIdle)
+                {
+                    return;
                 }
             }
         }
         catch (Exception exception)
         {
-            error = exception;
+            EndWriter(exception);
+        }
+    }
+
+    /// <summary>Holder of the writer only: nothing is written after this; the connection's output is completed.</summary>
+    private void EndWriter(Exception? error)
+    {
+        Volatile.Write(ref _writerState, WriterEnded);
+        try
+        {
+            _connection.Output.Complete();
         }
         finally
         {
-            await output.CompleteAsync();
+            _doorbell.Writer.TryComplete();
+            _writerEnded.TrySetResult();
+            Terminate(error, goAway: null);
         }
-
-        Terminate(error, goAway: null);
     }
 
     private long Write(PipeWriter output, OutboundItem item)
@@ -71,5 +190,13 @@ public sealed partial class YamuxSession
         item.Header.Write(output.GetSpan(YamuxHeader.Size));
         output.Advance(YamuxHeader.Size);
         return YamuxHeader.Size;
+    }
+
+    private void FailQueued(Exception error)
+    {
+        while (_outbound.TryDequeue(out var item))
+        {
+            item.Flushed?.TrySetException(error);
+        }
     }
 }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Threading.Channels;
@@ -8,8 +9,8 @@ namespace P2PSwarm.Node.Muxing;
 
 /// <summary>
 /// A Yamux session (<c>/yamux/1.0.0</c>, the hashicorp spec as js-libp2p-yamux speaks it) over one secured
-/// connection. One reader loop parses frames and feeds streams; one writer loop owns the connection's output,
-/// so frames never interleave. Flow control is per stream: a stream's window credit goes back to the peer only
+/// connection. One reader loop parses frames and feeds streams; one thread at a time writes the connection (a
+/// stream's own flush when the writer is free, otherwise the writer loop), so frames never interleave. Flow control is per stream: a stream's window credit goes back to the peer only
 /// as its application consumes data, so a slow reader never makes this side buffer more than its window.
 /// </summary>
 public sealed partial class YamuxSession : IAsyncDisposable
@@ -26,13 +27,17 @@ public sealed partial class YamuxSession : IAsyncDisposable
     private readonly YamuxSettings _settings;
     private readonly ILogger _logger;
     private readonly PipeOptions _outboundPipeOptions;
-    private readonly Channel<OutboundItem> _outbound = Channel.CreateUnbounded<OutboundItem>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly ConcurrentQueue<OutboundItem> _outbound = new();
+
+    // Rung when the writer loop is handed the writer (see YamuxSession.WriteLoop.cs).
+    private readonly Channel<bool> _doorbell = Channel.CreateUnbounded<bool>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Channel<YamuxStream> _accepted = Channel.CreateUnbounded<YamuxStream>(new UnboundedChannelOptions { SingleReader = false });
     private readonly Lock _gate = new();
     private readonly Dictionary<uint, YamuxStream> _streams = [];
     private readonly Dictionary<uint, PendingPing> _pings = [];
     private readonly List<TaskCompletionSource> _flushWaiters = [];
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _writerEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _shutdown = new();
 
     // Guarded by _gate.
@@ -48,6 +53,11 @@ public sealed partial class YamuxSession : IAsyncDisposable
     private int _terminating;
     private int _disposed;
     private int _queuedControlFrames;
+
+    // The writer: WriterIdle, WriterBusy (one thread drains the queue) or WriterEnded. Busy until Start hands it to the
+    // writer loop, so nothing is written before the session runs.
+    private int _writerState = WriterBusy;
+    private bool _closeRequested;
     private long _roundTripTimestampTicks;
     private Exception? _terminalError;
     private Task? _lifetime;
@@ -101,6 +111,7 @@ public sealed partial class YamuxSession : IAsyncDisposable
         }
 
         YamuxLog.SessionStarted(_logger, _isInitiator ? "initiator" : "responder");
+        _doorbell.Writer.TryWrite(true);
         _lifetime = RunAsync();
     }
 
@@ -216,6 +227,9 @@ public sealed partial class YamuxSession : IAsyncDisposable
 
     internal void SignalWriter(YamuxStream stream) => Enqueue(new OutboundItem(default, stream, null));
 
+    /// <summary>Queues the stream without waking the writer loop; the caller then takes the writer or finds it busy.</summary>
+    internal void QueueForInlineWrite(YamuxStream stream) => _outbound.Enqueue(new OutboundItem(default, stream, null));
+
     /// <summary>Queues a control frame from the application side (window updates, SYN, RST, ping).</summary>
     internal void EnqueueControl(YamuxHeader header)
     {
@@ -238,15 +252,6 @@ public sealed partial class YamuxSession : IAsyncDisposable
 
     // The spec fixes 256 KiB as every stream's starting window; a larger one is announced with the SYN or ACK.
     private uint ExtraInitialWindow => (uint)(_settings.InitialWindow - YamuxSettings.SpecInitialWindow);
-
-    private void Enqueue(OutboundItem item)
-    {
-        if (!_outbound.Writer.TryWrite(item))
-        {
-            // The writer loop has ended; the session is closing and will fail whatever waits on this item.
-            item.Flushed?.TrySetException(new YamuxSessionClosedException("The Yamux session is closed."));
-        }
-    }
 
     private void ThrowIfClosed()
     {
@@ -297,7 +302,9 @@ public sealed partial class YamuxSession : IAsyncDisposable
             Enqueue(new OutboundItem(new YamuxHeader(YamuxFrameType.GoAway, YamuxFlags.None, 0, (uint)goAway.Value), null, null));
         }
 
-        _outbound.Writer.TryComplete();
+        // The writer sends what is queued (the GoAway), then completes the connection's output.
+        Volatile.Write(ref _closeRequested, true);
+        RequestWriter();
         _accepted.Writer.TryComplete();
         _shutdown.Cancel();
         if (wakeReader)

@@ -122,6 +122,20 @@ public sealed class YamuxStream : IDuplexPipe, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Application thread, after its bytes are in the outbound pipe: queues the stream and, when the session's
+    /// writer is free, sends the frames on this thread. Returns the pipe's <paramref name="pipeFlush"/>.
+    /// </summary>
+    internal ValueTask<FlushResult> SendAsync(ValueTask<FlushResult> pipeFlush)
+    {
+        if (Interlocked.Exchange(ref _queuedForWriter, 1) == 0)
+        {
+            _session.QueueForInlineWrite(this);
+        }
+
+        return _session.WriteInlineAsync(pipeFlush);
+    }
+
     internal void ThrowIfCannotSend()
     {
         lock (_gate)

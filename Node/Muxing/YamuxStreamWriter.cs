@@ -4,7 +4,7 @@ namespace P2PSwarm.Node.Muxing;
 
 /// <summary>
 /// A stream's <see cref="YamuxStream.Output"/>: the application writes into the outbound pipe, and every flush
-/// tells the session's writer loop that the stream has bytes to frame. The pipe's pause threshold blocks the
+/// sends the stream's frames on the application's thread when the session's writer is free (else queues them). The pipe's pause threshold blocks the
 /// application while the peer's window keeps the writer loop from draining it.
 /// </summary>
 internal sealed class YamuxStreamWriter(YamuxStream stream, PipeWriter inner) : PipeWriter
@@ -26,17 +26,13 @@ internal sealed class YamuxStreamWriter(YamuxStream stream, PipeWriter inner) : 
     public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
     {
         stream.ThrowIfCannotSend();
-        var flush = inner.FlushAsync(cancellationToken);
-        stream.SignalWriter();
-        return flush;
+        return stream.SendAsync(inner.FlushAsync(cancellationToken));
     }
 
     public override ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
     {
         stream.ThrowIfCannotSend();
-        var write = inner.WriteAsync(source, cancellationToken);
-        stream.SignalWriter();
-        return write;
+        return stream.SendAsync(inner.WriteAsync(source, cancellationToken));
     }
 
     /// <summary>Completing without an error half-closes the stream (FIN); with an error it resets it (RST).</summary>
