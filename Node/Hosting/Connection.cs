@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using P2PSwarm.Node.Identity;
 using P2PSwarm.Node.Multiformats;
@@ -26,6 +27,7 @@ public sealed class Connection : IAsyncDisposable
     private readonly Lock _identifyGate = new();
     private IdentifyMessage? _identifyMessage;
     private IdentifyInfo? _identify;
+    private long _lastActivity;
     private int _closeStarted;
 
     internal Connection(Host host, SocketConnection socket, SecureChannel channel, YamuxSession session, ConnectionDirection direction, ILogger logger)
@@ -40,6 +42,7 @@ public sealed class Connection : IAsyncDisposable
         RemotePublicKey = channel.RemotePublicKey;
         RemoteAddress = Multiaddress.FromEndPoint(socket.RemoteEndPoint);
         LocalAddress = Multiaddress.FromEndPoint(socket.LocalEndPoint);
+        OpenedAt = _lastActivity = Stopwatch.GetTimestamp();
     }
 
     /// <summary>The peer proven in the Noise handshake.</summary>
@@ -78,6 +81,15 @@ public sealed class Connection : IAsyncDisposable
     /// <summary>True once closing has begun.</summary>
     public bool IsClosed => Volatile.Read(ref _closeStarted) != 0;
 
+    /// <summary>When the upgrade finished, in <see cref="Stopwatch"/> ticks.</summary>
+    internal long OpenedAt { get; }
+
+    /// <summary>When a stream last opened or closed on this connection, in <see cref="Stopwatch"/> ticks.</summary>
+    internal long LastActivity => Volatile.Read(ref _lastActivity);
+
+    /// <summary>Yamux streams not yet closed by both sides, in either direction (identify included).</summary>
+    internal int OpenStreamCount => _session.OpenStreamCount;
+
     /// <summary>
     /// Opens a stream and negotiates <paramref name="protocolId"/> on it within
     /// <see cref="HostOptions.NegotiationTimeout"/>. An unsupported protocol (<c>na</c>) is a failure value and
@@ -111,6 +123,7 @@ public sealed class Connection : IAsyncDisposable
         try
         {
             await MultistreamSelect.SelectAsync(stream, [protocolId], deadline.Token);
+            MarkActive();
             return StreamOpenResult.Success(new HostStream(stream, protocolId, this));
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
@@ -138,7 +151,10 @@ public sealed class Connection : IAsyncDisposable
     }
 
     /// <summary>Sends GoAway and closes the connection. Idempotent.</summary>
-    public async Task CloseAsync()
+    public Task CloseAsync() => CloseAsync("closed locally");
+
+    /// <summary>Sends GoAway and closes the connection; <paramref name="reason"/> goes to the log. Idempotent.</summary>
+    internal async Task CloseAsync(string reason)
     {
         if (!IsClosed)
         {
@@ -152,10 +168,10 @@ public sealed class Connection : IAsyncDisposable
             }
         }
 
-        await CloseCoreAsync("closed locally");
+        await CloseCoreAsync(reason);
     }
 
-    /// <summary>Same as <see cref="CloseAsync"/>.</summary>
+    /// <summary>Same as <see cref="CloseAsync()"/>.</summary>
     public async ValueTask DisposeAsync() => await CloseAsync();
 
     /// <inheritdoc/>
@@ -174,6 +190,9 @@ public sealed class Connection : IAsyncDisposable
         using var deadline = new CancellationTokenSource(_host.Options.ShutdownTimeout);
         await _session.GoAwayAsync(YamuxGoAway.Normal, deadline.Token);
     }
+
+    /// <summary>Records stream activity: the connection manager closes the least recently active idle connections first.</summary>
+    internal void MarkActive() => Volatile.Write(ref _lastActivity, Stopwatch.GetTimestamp());
 
     /// <summary>Runs identify as the opener of the stream; a key that is not the peer's closes the connection.</summary>
     internal async Task RunIdentifyAsync()
@@ -247,6 +266,7 @@ public sealed class Connection : IAsyncDisposable
             while (true)
             {
                 var stream = await _session.AcceptStreamAsync(_closing.Token);
+                MarkActive();
                 _host.Handlers.Run($"stream {stream.Id} from {RemotePeerId}", () => HandleInboundStreamAsync(stream));
             }
         }

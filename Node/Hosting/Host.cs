@@ -136,6 +136,8 @@ public sealed partial class Host : IAsyncDisposable
         {
             Background.Run($"accept on {listener.LocalEndPoint}", () => AcceptLoopAsync(listener));
         }
+
+        Background.Run("trim connections periodically", TrimPeriodicallyAsync);
     }
 
     /// <summary>Registers (or replaces) the handler for inbound streams of <paramref name="protocolId"/>; identify advertises it.</summary>
@@ -443,6 +445,7 @@ public sealed partial class Host : IAsyncDisposable
         Raise(Connected, connection, nameof(Connected));
         // js-libp2p identifies on every connection, whichever side dialled; so do we.
         Background.Run($"identify {connection.RemotePeerId}", connection.RunIdentifyAsync);
+        TrimIfOverHighWatermark();
         if (Volatile.Read(ref _state) != 1)
         {
             await connection.CloseAsync();

@@ -51,4 +51,10 @@ internal static partial class HostLog
 
     [LoggerMessage(EventId = 1064, Level = LogLevel.Information, Message = "Host {PeerId} stopped")]
     public static partial void Stopped(ILogger logger, PeerId peerId);
+
+    [LoggerMessage(EventId = 1065, Level = LogLevel.Information, Message = "{Open} connections open, over the high watermark of {HighWatermark}: closing {Closing} idle ones (low watermark {LowWatermark})")]
+    public static partial void Trimming(ILogger logger, int open, int highWatermark, int closing, int lowWatermark);
+
+    [LoggerMessage(EventId = 1066, Level = LogLevel.Debug, Message = "{Open} connections open, over the high watermark of {HighWatermark}, but every one is busy, protected or new")]
+    public static partial void NothingToTrim(ILogger logger, int open, int highWatermark);
 }

@@ -31,6 +31,26 @@ public sealed record HostOptions
     /// </summary>
     public int MaxConnections { get; init; } = 256;
 
+    /// <summary>
+    /// When more connections than this are open, the host closes idle ones (no open streams, past
+    /// <see cref="ConnectionGracePeriod"/>, peer not protected with <see cref="Host.Protect"/>), least recently
+    /// active first, until <see cref="ConnectionLowWatermark"/> remain. go-libp2p's default connection manager uses
+    /// 192 and 160. Only connections that finished their upgrade count; <see cref="MaxConnections"/> stays the hard cap.
+    /// </summary>
+    public int ConnectionHighWatermark { get; init; } = 192;
+
+    /// <summary>How many connections trimming leaves open (see <see cref="ConnectionHighWatermark"/>).</summary>
+    public int ConnectionLowWatermark { get; init; } = 160;
+
+    /// <summary>How long a new connection is safe from trimming (go-libp2p: 1 minute), so a dial is used before it can be closed.</summary>
+    public TimeSpan ConnectionGracePeriod { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// How often the host checks the high watermark besides when a connection opens, so connections that were in their
+    /// grace period are trimmed once it ends (go-libp2p's silence period: 10 s).
+    /// </summary>
+    public TimeSpan ConnectionTrimInterval { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Concurrent Yamux streams per connection and direction (js-libp2p allows 1000); the excess is reset.</summary>
     public int MaxStreamsPerConnection { get; init; } = 1000;
 
@@ -74,7 +94,10 @@ public sealed record HostOptions
         ArgumentNullException.ThrowIfNull(Identity);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxConnections, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxStreamsPerConnection, 1);
-        foreach (var timeout in new[] { HandshakeTimeout, NegotiationTimeout, IdentifyTimeout, DialTimeout, ShutdownTimeout, CloseGracePeriod })
+        ArgumentOutOfRangeException.ThrowIfNegative(ConnectionLowWatermark);
+        ArgumentOutOfRangeException.ThrowIfLessThan(ConnectionHighWatermark, ConnectionLowWatermark);
+        ArgumentOutOfRangeException.ThrowIfLessThan(ConnectionGracePeriod, TimeSpan.Zero);
+        foreach (var timeout in new[] { HandshakeTimeout, NegotiationTimeout, IdentifyTimeout, DialTimeout, ShutdownTimeout, CloseGracePeriod, ConnectionTrimInterval })
         {
             ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(timeout, TimeSpan.Zero);
         }

@@ -39,7 +39,11 @@ public sealed class HostStream : IDuplexPipe, IAsyncDisposable
     public PipeWriter Output => _stream.Output;
 
     /// <summary>Aborts the stream in both directions (Yamux RST).</summary>
-    public void Reset() => _stream.Reset();
+    public void Reset()
+    {
+        _stream.Reset();
+        Connection.MarkActive();
+    }
 
     /// <summary>Sends FIN if not sent yet and stops reading. Idempotent.</summary>
     public async ValueTask DisposeAsync()
@@ -51,5 +55,6 @@ public sealed class HostStream : IDuplexPipe, IAsyncDisposable
 
         await _stream.Output.CompleteAsync();
         await _stream.Input.CompleteAsync();
+        Connection.MarkActive();
     }
 }

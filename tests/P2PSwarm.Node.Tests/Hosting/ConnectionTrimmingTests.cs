@@ -1,0 +1,162 @@
+using System.Diagnostics;
+using P2PSwarm.Node.Hosting;
+
+namespace P2PSwarm.Node.Tests.Hosting;
+
+public sealed class ConnectionTrimmingTests
+{
+    private const string EchoProtocol = "/p2pswarm-test/echo/1.0.0";
+    private static readonly TimeSpan Generous = TestHosts.Generous;
+    private static readonly TimeSpan Never = TimeSpan.FromHours(1);
+
+    [Fact]
+    public async Task Over_the_high_watermark_the_least_recently_active_idle_connections_are_closed_down_to_the_low_watermark()
+    {
+        await using var hosts = new TestHosts();
+        var server = await hosts.StartAsync(configure: o => o with
+        {
+            ConnectionHighWatermark = 3,
+            ConnectionLowWatermark = 2,
+            ConnectionGracePeriod = TimeSpan.Zero,
+            ConnectionTrimInterval = Never,
+        });
+        var a = await ConnectIdleAsync(hosts, server);
+        var b = await ConnectIdleAsync(hosts, server);
+        var c = await ConnectIdleAsync(hosts, server);
+
+        // a is used after b and c connected, so b and c are the least recently active.
+        var ping = await a.PingAsync(server.FullListenAddresses[0], 1, CancellationToken.None);
+        Assert.True(ping.Succeeded, ping.Reason);
+        await WaitIdleAsync(server);
+
+        // The fourth connection crosses the high watermark of 3: trimming leaves 2.
+        var d = await hosts.StartAsync();
+        var dial = await d.DialAsync(server.FullListenAddresses[0], CancellationToken.None);
+        Assert.True(dial.Succeeded, dial.ToString());
+        await WaitUntilAsync(() => server.Connections.Count == 2, () => $"server still has {server.Connections.Count} connections");
+
+        Assert.Equal(
+            new[] { a.PeerId, d.PeerId }.Order(),
+            server.Connections.Select(connection => connection.RemotePeerId).Order());
+        await WaitUntilAsync(() => b.Connections.Count == 0 && c.Connections.Count == 0, () => "a trimmed peer still sees its connection");
+    }
+
+    [Fact]
+    public async Task Connections_with_open_streams_and_protected_peers_survive_trimming()
+    {
+        await using var hosts = new TestHosts();
+        var server = await hosts.StartAsync(configure: o => o with
+        {
+            ConnectionHighWatermark = 1,
+            ConnectionLowWatermark = 0,
+            ConnectionGracePeriod = TimeSpan.Zero,
+            ConnectionTrimInterval = Never,
+        });
+        server.SetStreamHandler(EchoProtocol, HostTests.EchoAsync);
+        var busy = await hosts.StartAsync();
+        var guarded = await hosts.StartAsync();
+        var idle = await hosts.StartAsync();
+        server.Protect(guarded.PeerId, "route");
+        server.Protect(guarded.PeerId, "relay");
+
+        var opened = await busy.OpenStreamAsync(server.FullListenAddresses[0], EchoProtocol, CancellationToken.None);
+        Assert.True(opened.Succeeded, opened.ToString());
+        await using var stream = opened.Stream!;
+        await EchoOnceAsync(stream, 1);
+        Assert.True((await guarded.DialAsync(server.FullListenAddresses[0], CancellationToken.None)).Succeeded);
+        Assert.True((await idle.DialAsync(server.FullListenAddresses[0], CancellationToken.None)).Succeeded);
+        await WaitUntilAsync(() => OpenStreams(server, idle) == 0 && OpenStreams(server, guarded) == 0, () => "identify streams still open");
+
+        await server.TrimConnectionsAsync();
+        await WaitUntilAsync(() => server.FindConnection(idle.PeerId) is null, () => "the idle connection was not trimmed");
+        Assert.NotNull(server.FindConnection(busy.PeerId));
+        Assert.NotNull(server.FindConnection(guarded.PeerId));
+        await EchoOnceAsync(stream, 2);
+
+        Assert.True(server.Unprotect(guarded.PeerId, "route"));
+        Assert.Equal(0, await server.TrimConnectionsAsync());
+        Assert.False(server.Unprotect(guarded.PeerId, "relay"));
+        Assert.False(server.IsProtected(guarded.PeerId));
+        Assert.Equal(1, await server.TrimConnectionsAsync());
+        Assert.Null(server.FindConnection(guarded.PeerId));
+        Assert.NotNull(server.FindConnection(busy.PeerId));
+        await EchoOnceAsync(stream, 3);
+    }
+
+    [Fact]
+    public async Task New_connections_are_safe_during_the_grace_period_and_trimmed_after_it()
+    {
+        await using var hosts = new TestHosts();
+        var patient = await hosts.StartAsync(configure: o => o with
+        {
+            ConnectionHighWatermark = 1,
+            ConnectionLowWatermark = 0,
+            ConnectionGracePeriod = Never,
+            ConnectionTrimInterval = TimeSpan.FromMilliseconds(50),
+        });
+        await ConnectIdleAsync(hosts, patient);
+        await ConnectIdleAsync(hosts, patient);
+        Assert.Equal(0, await patient.TrimConnectionsAsync());
+        Assert.Equal(2, patient.Connections.Count);
+
+        var grace = TimeSpan.FromMilliseconds(500);
+        var brief = await hosts.StartAsync(configure: o => o with
+        {
+            ConnectionHighWatermark = 1,
+            ConnectionLowWatermark = 0,
+            ConnectionGracePeriod = grace,
+            ConnectionTrimInterval = TimeSpan.FromMilliseconds(50),
+        });
+        var clock = Stopwatch.StartNew();
+        await ConnectIdleAsync(hosts, brief);
+        await ConnectIdleAsync(hosts, brief);
+        // A tick may find only the older connection past its grace: then one trim leaves the other, at the high watermark.
+        await WaitUntilAsync(() => brief.Connections.Count < 2, () => $"{brief.Connections.Count} connections left after the grace period");
+        Assert.True(clock.Elapsed >= grace, $"trimmed after {clock.Elapsed}, within the grace period");
+    }
+
+    [Fact]
+    public void Watermarks_are_validated()
+    {
+        using var key = Node.Identity.IdentityKey.Generate();
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Host(new HostOptions { Identity = key, ConnectionHighWatermark = 10, ConnectionLowWatermark = 11 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Host(new HostOptions { Identity = key, ConnectionLowWatermark = -1 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Host(new HostOptions { Identity = key, ConnectionGracePeriod = TimeSpan.FromSeconds(-1) }));
+        var defaults = new HostOptions { Identity = key };
+        Assert.Equal((192, 160, TimeSpan.FromMinutes(1)), (defaults.ConnectionHighWatermark, defaults.ConnectionLowWatermark, defaults.ConnectionGracePeriod));
+    }
+
+    /// <summary>A new host dials <paramref name="server"/> and waits until identify is done on both sides.</summary>
+    private static async Task<Host> ConnectIdleAsync(TestHosts hosts, Host server)
+    {
+        var client = await hosts.StartAsync();
+        var dial = await client.DialAsync(server.FullListenAddresses[0], CancellationToken.None);
+        Assert.True(dial.Succeeded, dial.ToString());
+        await dial.Connection!.Identified.WaitAsync(Generous);
+        await WaitUntilAsync(() => OpenStreams(server, client) == 0, () => "identify streams still open");
+        return client;
+    }
+
+    private static int OpenStreams(Host server, Host client) => server.FindConnection(client.PeerId)?.OpenStreamCount ?? 0;
+
+    private static Task WaitIdleAsync(Host server) =>
+        WaitUntilAsync(() => server.Connections.All(c => c.OpenStreamCount == 0), () => "streams still open");
+
+    private static async Task EchoOnceAsync(HostStream stream, byte value)
+    {
+        await stream.Output.WriteAsync(new[] { value });
+        var result = await stream.Input.ReadAsync().AsTask().WaitAsync(Generous);
+        Assert.Equal(value, result.Buffer.FirstSpan[0]);
+        stream.Input.AdvanceTo(result.Buffer.GetPosition(1));
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, Func<string> failure)
+    {
+        var deadline = DateTime.UtcNow + Generous;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, failure());
+            await Task.Delay(20);
+        }
+    }
+}
