@@ -63,10 +63,16 @@ public sealed record DhtServiceOptions
 
     public TimeSpan MaxTimeoutBackoff { get; init; } = TimeSpan.FromMinutes(30);
 
-    /// <summary>GET_VALUE ends after this many valid records (then the best is selected).</summary>
+    /// <summary>
+    /// GET_VALUE ends after this many valid records (then the best is selected); short of it, by the β rule and a
+    /// follow-up to the k closest (<see cref="KademliaLookupOptions.FollowUpGetValue"/>).
+    /// </summary>
     public int GetValueQuorum { get; init; } = 3;
 
-    /// <summary>GET_PROVIDERS ends once this many distinct providers are known.</summary>
+    /// <summary>
+    /// GET_PROVIDERS ends once this many distinct providers are known; short of it (the usual case: few servers
+    /// provide a key), once the β closest peers have answered (<see cref="KademliaLookupOptions.Beta"/>).
+    /// </summary>
     public int WantedProviders { get; init; } = 20;
 
     /// <summary>When set, routing table, records, provider records and provided keys survive restarts here.</summary>

@@ -133,7 +133,9 @@ public sealed class KademliaLookupTerminationTests
     /// <summary>The keyspace around <paramref name="key"/>: see the class summary.</summary>
     private static Keyspace Build(KademliaLookupOptions options, byte[] key, bool hungAmongClosest = false)
     {
-        var network = new SimulatedKadNetwork(options);
+        // Long beside an in-process answer (microseconds), so a loaded machine cannot let a hung peer time out before
+        // the honest answers arrive; short enough that the rules that wait them out finish in seconds.
+        var network = new SimulatedKadNetwork(options) { HungTimeout = TimeSpan.FromSeconds(1) };
         KadKey target = KadKey.FromKeyBytes(key);
         PeerId[] byDistance = [.. TestPeers.Take(60, offset: 1000).OrderBy(p => KadKey.FromKeyBytes(p.Bytes.Span).Xor(target))];
         // With hungAmongClosest the second closest peer hangs, so the three closest that answer are 1st, 3rd and 4th.
