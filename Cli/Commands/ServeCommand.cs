@@ -44,6 +44,10 @@ internal static class ServeCommand
         var maxSessions = new Option<int>("--max-sessions") { Description = "Sessions open at once; more are refused as SERVER_FULL.", DefaultValueFactory = _ => 16 };
         var cacheTokens = new Option<int>("--cache-tokens") { Description = "KV positions reserved across sessions (each session reserves its max length).", DefaultValueFactory = _ => 8192 };
         var idleTimeout = new Option<double>("--idle-timeout") { Description = "Seconds without a step before a session is closed and its cache freed.", DefaultValueFactory = _ => 60 };
+        var threads = new Option<int?>("--threads")
+        {
+            Description = "ONNX Runtime threads per step. Default: measured at start, one thread or one per core, whichever runs the span's one-token step faster (spans over 256 MiB of weights: one per core).",
+        };
         var identity = NodeOptions.Identity("Default: a fresh in-memory identity.");
         var initialPeers = DhtOptions.InitialPeers();
         var lan = DhtOptions.Lan();
@@ -52,7 +56,7 @@ internal static class ServeCommand
             "serve",
             "Serve blocks [a, b) of a model to the swarm. Prints its full multiaddrs (with /p2p/) one per line, then 'ONLINE serving blocks a-b of <model id>' when it takes sessions (and 'MOVING from blocks a-b to c-d: ...' before a move); Ctrl+C announces OFFLINE, drains running sessions and stops.")
         {
-            model, blocks, numBlocks, rebalanceInterval, balanceQuality, quant, listen, publicName, maxSessions, cacheTokens, idleTimeout, identity, initialPeers, lan, logLevel,
+            model, blocks, numBlocks, rebalanceInterval, balanceQuality, quant, listen, publicName, maxSessions, cacheTokens, idleTimeout, threads, identity, initialPeers, lan, logLevel,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -67,6 +71,12 @@ internal static class ServeCommand
             if (blocksText is not null && parse.GetValue(numBlocks) is not null)
             {
                 await console.Error.WriteLineAsync("error: give --blocks or --num-blocks, not both.");
+                return 1;
+            }
+
+            if (parse.GetValue(threads) is <= 0)
+            {
+                await console.Error.WriteLineAsync("error: --threads must be at least 1.");
                 return 1;
             }
 
@@ -153,6 +163,7 @@ internal static class ServeCommand
                     MaxSessions = parse.GetValue(maxSessions),
                     CacheTokens = parse.GetValue(cacheTokens),
                     IdleTimeout = TimeSpan.FromSeconds(parse.GetValue(idleTimeout)),
+                    IntraOpThreads = parse.GetValue(threads),
                 })
                 {
                     AutomaticPlacement = automatic,

@@ -58,7 +58,12 @@ public static class OrtRuntime
         }
     }
 
-    internal static SessionOptions CreateSessionOptions()
+    /// <param name="intraOpThreads">
+    /// Null: the process's global pool (<see cref="IntraOpThreads"/>). A count: the session's own threads instead; 1 runs
+    /// every op on the caller's thread and starts no pool thread, which a one-token step of a small span is faster
+    /// without (it wakes no thread that has nothing to do by the time it runs).
+    /// </param>
+    internal static SessionOptions CreateSessionOptions(int? intraOpThreads = null)
     {
         var options = new SessionOptions
         {
@@ -66,7 +71,14 @@ public static class OrtRuntime
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             InterOpNumThreads = 1,
         };
-        if (EnsureGlobalThreadPool())
+        bool global = EnsureGlobalThreadPool();
+        if (intraOpThreads is int threads)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(threads, nameof(intraOpThreads));
+            options.IntraOpNumThreads = threads;
+            options.AddSessionConfigEntry("session.intra_op.allow_spinning", AllowSpinning ? "1" : "0");
+        }
+        else if (global)
         {
             options.DisablePerSessionThreads();
         }

@@ -27,19 +27,21 @@ public sealed class SpanRunner : IDisposable
     /// When set, ORT writes a per-node profile of every run to a JSON file starting with this path prefix
     /// (<see cref="EndProfiling"/> returns its name). For benchmarks only: profiling adds per-node overhead.
     /// </param>
-    public SpanRunner(string modelPath, LlamaConfig config, BlockSpan span, ILogger? logger = null, string? profilePrefix = null)
+    /// <param name="intraOpThreads">ORT intra-op threads of this span's steps: null for the process's global pool, else the session's own count (1: the caller's thread only).</param>
+    public SpanRunner(string modelPath, LlamaConfig config, BlockSpan span, ILogger? logger = null, string? profilePrefix = null, int? intraOpThreads = null)
     {
         span.EnsureWithin(config);
         _logger = logger ?? NullLogger.Instance;
         Config = config;
         Span = span;
         ModelPath = modelPath;
-        if (!OrtRuntime.EnsureGlobalThreadPool())
+        IntraOpThreads = intraOpThreads;
+        if (intraOpThreads is null && !OrtRuntime.EnsureGlobalThreadPool())
         {
             RuntimeLog.NoGlobalThreadPool(_logger);
         }
         var stopwatch = Stopwatch.StartNew();
-        using var options = OrtRuntime.CreateSessionOptions();
+        using var options = OrtRuntime.CreateSessionOptions(intraOpThreads);
         if (profilePrefix is not null)
         {
             options.EnableProfiling = true;
@@ -50,13 +52,16 @@ public sealed class SpanRunner : IDisposable
     }
 
     /// <summary>Opens the span's graph from <paramref name="cache"/>, writing it first when it is not cached yet.</summary>
-    public static SpanRunner Open(ITensorSource source, string modelId, BlockSpan span, SpanQuantization quantization, SpanGraphCache cache, ILogger? logger = null)
+    public static SpanRunner Open(ITensorSource source, string modelId, BlockSpan span, SpanQuantization quantization, SpanGraphCache cache, ILogger? logger = null, int? intraOpThreads = null)
     {
         var modelPath = cache.GetOrCreate(source, modelId, span, quantization).ModelPath;
-        return new SpanRunner(modelPath, source.Config, span, logger);
+        return new SpanRunner(modelPath, source.Config, span, logger, intraOpThreads: intraOpThreads);
     }
 
     public LlamaConfig Config { get; }
+
+    /// <summary>The session's own intra-op thread count, or null when its steps run on the process's global pool.</summary>
+    public int? IntraOpThreads { get; }
     public BlockSpan Span { get; }
     public string ModelPath { get; }
     public int HiddenSize => Config.HiddenSize;

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
+using System.Globalization;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -25,6 +26,12 @@ public sealed class BlockServer : IAsyncDisposable
 {
     private const string Version = "0.1.0";
 
+    /// <summary>
+    /// Spans with more weight bytes than this run on the process's ORT pool without measuring: measuring opens the
+    /// span a second time, and a step that large is bound by memory bandwidth, which more threads raise.
+    /// </summary>
+    public const long MaxMeasuredThreadsBytes = 256L * 1024 * 1024;
+
     private readonly Host _host;
     private readonly ITensorSource _source;
     private readonly SpanGraphCache _graphs;
@@ -37,6 +44,7 @@ public sealed class BlockServer : IAsyncDisposable
     private readonly CancellationTokenSource _shutdown = new();
     private readonly int _maxTokensPerStep;
     private readonly int _maxFrameBytes;
+    private int? _intraOpThreads;
     private int _reservedTokens;
     private long _pushedInputs;
     private ServerState _state = ServerState.Joining;
@@ -61,6 +69,9 @@ public sealed class BlockServer : IAsyncDisposable
 
     /// <summary>Decode throughput of one block, measured when the span loaded.</summary>
     public double ComputeTokensPerSecond { get; private set; }
+
+    /// <summary>ORT intra-op threads the steps run on: a count, or null for the process's global pool (<see cref="BlockServerOptions.IntraOpThreads"/>).</summary>
+    public int? IntraOpThreads => _intraOpThreads;
 
     /// <summary>How fast inference frames reach this server, measured on its sessions' large frames.</summary>
     public LinkThroughput InboundLink { get; } = new();
@@ -93,8 +104,7 @@ public sealed class BlockServer : IAsyncDisposable
         // client (3 hops on loopback: 5-27 ms/token spinning, 1.7-4.9 ms/token not). Takes effect if no ORT session came first.
         OrtRuntime.AllowSpinning = false;
         var server = new BlockServer(host, source, modelId, options, graphs, (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<BlockServer>());
-        SpanRunner runner = server.RunnerFor(options.Span);
-        server.ComputeTokensPerSecond = ThroughputProbe.TokensPerSecondPerBlock(runner);
+        server.ComputeTokensPerSecond = server.OpenSpan();
         host.SetStreamHandler(SwarmProtocols.Info, server.AnswerInfoAsync);
         host.SetStreamHandler(SwarmProtocols.Inference, server.RunSessionAsync);
         lock (server._lock)
@@ -176,13 +186,56 @@ public sealed class BlockServer : IAsyncDisposable
         _shutdown.Dispose();
     }
 
+    /// <summary>
+    /// Loads the server's span, settles the ORT threads its steps run on (<see cref="BlockServerOptions.IntraOpThreads"/>)
+    /// and returns the decode throughput per block on them. Unless fixed, the one-token step is timed on the process's
+    /// pool and on one thread, twice each in turn, and the faster (by its best median) is kept: on the tiny model one
+    /// thread took 59 us against 81 us for two, whose second thread is woken for ops too small to share.
+    /// </summary>
+    private double OpenSpan()
+    {
+        _intraOpThreads = Options.IntraOpThreads;
+        SpanRunner pooled = RunnerFor(Options.Span);
+        if (_intraOpThreads is not null || OrtRuntime.IntraOpThreads == 1
+            || PackedWeightBytes.Span(_source.Config, Options.Span, Options.Quantization) > MaxMeasuredThreadsBytes)
+        {
+            double measured = ThroughputProbe.TokensPerSecondPerBlock(pooled);
+            ServingLog.ThreadsChosen(_logger, Options.Span.ToString(), _intraOpThreads?.ToString(CultureInfo.InvariantCulture) ?? "pool", measured, 0);
+            return measured;
+        }
+
+        SpanRunner single = SpanRunner.Open(_source, ModelId, Options.Span, Options.Quantization, _graphs, _logger, intraOpThreads: 1);
+        double pooledRate = 0, singleRate = 0;
+        for (int round = 0; round < 2; round++)
+        {
+            pooledRate = Math.Max(pooledRate, ThroughputProbe.TokensPerSecondPerBlock(pooled));
+            singleRate = Math.Max(singleRate, ThroughputProbe.TokensPerSecondPerBlock(single));
+        }
+
+        SpanRunner slower = single;
+        if (singleRate > pooledRate)
+        {
+            lock (_lock)
+            {
+                _intraOpThreads = 1;
+                _runners[Options.Span] = single;
+            }
+
+            slower = pooled;
+        }
+
+        slower.Dispose();
+        ServingLog.ThreadsChosen(_logger, Options.Span.ToString(), _intraOpThreads is null ? "pool" : "1", Math.Max(pooledRate, singleRate), Math.Min(pooledRate, singleRate));
+        return Math.Max(pooledRate, singleRate);
+    }
+
     private SpanRunner RunnerFor(BlockSpan span)
     {
         lock (_lock)
         {
             if (!_runners.TryGetValue(span, out SpanRunner? runner))
             {
-                runner = SpanRunner.Open(_source, ModelId, span, Options.Quantization, _graphs, _logger);
+                runner = SpanRunner.Open(_source, ModelId, span, Options.Quantization, _graphs, _logger, _intraOpThreads);
                 _runners[span] = runner;
             }
 

@@ -27,6 +27,13 @@ public sealed record BlockServerOptions(BlockSpan Span)
     /// </summary>
     public TimeSpan PushTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// ORT intra-op threads of this server's steps. Null: chosen at start by measuring the span's one-token step on the
+    /// process's pool and on one thread (spans up to <see cref="BlockServer.MaxMeasuredThreadsBytes"/> of weights; larger
+    /// ones use the pool). 1: every step runs on the thread that received it.
+    /// </summary>
+    public int? IntraOpThreads { get; init; }
+
     /// <summary>Free text shown to clients (at most 64 UTF-8 bytes).</summary>
     public string PublicName { get; init; } = "";
 }

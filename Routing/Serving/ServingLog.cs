@@ -34,4 +34,7 @@ internal static partial class ServingLog
 
     [LoggerMessage(EventId = 2509, Level = LogLevel.Information, Message = "Refused an output pushed by {Peer}: {Rejection}")]
     public static partial void PushRefused(ILogger logger, string peer, string rejection);
+
+    [LoggerMessage(EventId = 2510, Level = LogLevel.Information, Message = "Blocks {Span} run on ORT threads: {Threads} ({TokensPerSecond:F1} tokens/s per block; the other choice {OtherTokensPerSecond:F1}, 0 when not measured)")]
+    public static partial void ThreadsChosen(ILogger logger, string span, string threads, double tokensPerSecond, double otherTokensPerSecond);
 }
