@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Google.Protobuf;
 using P2PSwarm.Inference.Onnx;
 using P2PSwarm.Node.Hosting;
 using P2PSwarm.Node.Identity;
@@ -12,8 +13,18 @@ namespace P2PSwarm.Routing.Generation;
 /// <summary>What one hop did for one step: who, which blocks, and where the time went.</summary>
 public sealed record HopTiming(PeerId Peer, string DisplayName, BlockSpan Blocks, double ComputeMs, double NetworkMs);
 
-/// <summary>A hop's verified answer to a step: its output and signed result, or word that its pushed input never came.</summary>
-internal sealed record HopReply(float[]? Output, StepResult? Result, double ComputeMs, bool PushMissing);
+/// <summary>
+/// A hop's checked answer to a step: its output and signed result, or word that its pushed input never came. When
+/// <see cref="SignaturePending"/>, everything but the server's Ed25519 signature is checked; the client checks that
+/// (<see cref="HopSession.SignatureHolds"/>) after it sent the next hop its step, before it accepts that hop's answer.
+/// </summary>
+internal sealed record HopReply(float[]? Output, StepResult? Result, double ComputeMs, bool PushMissing)
+{
+    /// <summary>The step the reply answers.</summary>
+    public int StepIndex { get; init; }
+
+    public bool SignaturePending { get; init; }
+}
 
 /// <summary>
 /// The client's end of one hop's session: one inference stream to the server, the ticket (and its session key) the
@@ -27,6 +38,7 @@ internal sealed class HopSession : IAsyncDisposable
     private readonly List<float> _inputs = [];
     private readonly int _hidden;
     private readonly PublicKey _serverKey;
+    private readonly ByteString _sessionId;
     private CancellationTokenSource? _deadline;
     private CancellationToken _deadlineParent;
     private int _sentStepIndex;
@@ -44,6 +56,7 @@ internal sealed class HopSession : IAsyncDisposable
         _channel = channel;
         _hidden = hidden;
         _serverKey = hop.Peer.TryGetPublicKey(out PublicKey? serverKey) ? serverKey : throw new HopFailedException(hop.Peer, "has a peer id without an inline Ed25519 key");
+        _sessionId = ticket.SessionId.ToByteString();
     }
 
     public RouteHop Hop { get; }
@@ -126,7 +139,7 @@ internal sealed class HopSession : IAsyncDisposable
     {
         var step = new Step
         {
-            SessionId = Ticket.SessionId.ToByteString(),
+            SessionId = _sessionId,
             StepIndex = (uint)stepIndex,
             HopIndex = (uint)HopIndex,
             Input = input is null ? null : TensorCodec.Create(input.AsSpan(0, tokens * _hidden), tokens, _hidden),
@@ -147,8 +160,12 @@ internal sealed class HopSession : IAsyncDisposable
         await SendAsync(new InferenceMessage { Step = step }, deadline, timeout, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>The answer to the step sent last, its signature and shape checked; PUSH_TIMED_OUT comes back as <see cref="HopReply.PushMissing"/>.</summary>
-    public async Task<HopReply> ReceiveStepAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>
+    /// The answer to the step sent last, its signature and shape checked; PUSH_TIMED_OUT comes back as
+    /// <see cref="HopReply.PushMissing"/>. With <paramref name="deferSignature"/> the signature is left to
+    /// <see cref="SignatureHolds"/> (<see cref="HopReply.SignaturePending"/>).
+    /// </summary>
+    public async Task<HopReply> ReceiveStepAsync(TimeSpan timeout, CancellationToken cancellationToken, bool deferSignature = false)
     {
         CancellationToken deadline = Arm(timeout, cancellationToken);
         InferenceMessage reply = await ReceiveAsync(deadline, timeout, cancellationToken).ConfigureAwait(false);
@@ -163,7 +180,10 @@ internal sealed class HopSession : IAsyncDisposable
         }
 
         StepResult result = reply.StepResult ?? throw new HopFailedException(Hop.Peer, $"answered a step with {reply.BodyCase}");
-        if (!OutputSignatures.VerifyResult(_serverKey, Ticket.SessionId, (uint)_sentStepIndex, (uint)HopIndex, result) || result.Output is null)
+        bool valid = deferSignature
+            ? OutputSignatures.ResultMatches(Ticket.SessionId, (uint)_sentStepIndex, (uint)HopIndex, result)
+            : OutputSignatures.VerifyResult(_serverKey, Ticket.SessionId, (uint)_sentStepIndex, (uint)HopIndex, result);
+        if (!valid || result.Output is null)
         {
             throw new HopFailedException(Hop.Peer, "returned an output without a valid server signature");
         }
@@ -183,7 +203,14 @@ internal sealed class HopSession : IAsyncDisposable
         float[] output = new float[_sentTokens * _hidden];
         TensorCodec.CopyTo(result.Output, output);
         double computeMs = double.IsFinite(result.ComputeMs) ? Math.Max(result.ComputeMs, 0) : 0;
-        return new HopReply(output, result, computeMs, PushMissing: false);
+        return new HopReply(output, result, computeMs, PushMissing: false) { StepIndex = _sentStepIndex, SignaturePending = deferSignature };
+    }
+
+    /// <summary>Whether the server signed <paramref name="reply"/>'s output (the check a reply taken with deferSignature still needs).</summary>
+    public bool SignatureHolds(HopReply reply)
+    {
+        ArgumentNullException.ThrowIfNull(reply);
+        return reply.Result is { } result && OutputSignatures.VerifyResultSignature(_serverKey, Ticket.SessionId, (uint)reply.StepIndex, (uint)HopIndex, result);
     }
 
     /// <summary>Records that the hop ran <paramref name="input"/> (<paramref name="tokens"/> rows) into its KV cache.</summary>
@@ -278,7 +305,7 @@ internal sealed class HopSession : IAsyncDisposable
         try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-            await _channel.WriteAsync(new InferenceMessage { CloseSession = new CloseSession { SessionId = Ticket.SessionId.ToByteString() } }, timeout.Token).ConfigureAwait(false);
+            await _channel.WriteAsync(new InferenceMessage { CloseSession = new CloseSession { SessionId = _sessionId } }, timeout.Token).ConfigureAwait(false);
             await _channel.CompleteAsync().ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException or ArgumentException)

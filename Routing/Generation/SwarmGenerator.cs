@@ -291,26 +291,58 @@ public sealed class SwarmGenerator : IDisposable
         /// Sends one step's hidden states through every hop, chain by chain (a chain is a run of hops of one ticket
         /// that push to each other; without push every hop is its own chain), repairing the route when a hop fails.
         /// </summary>
+        /// <remarks>
+        /// Where a chain ends before the last hop (every hop without push), the signature of its last hop's output is
+        /// checked after the next chain's step went out, while that hop computes (<see cref="Unverified"/>). A bad one
+        /// fails the signing hop as if its answer had been refused: the next chain is drained and truncated on its
+        /// next step, the hop's input is uncommitted, and its span is repaired and run again from that input.
+        /// </remarks>
         public async Task<float[]> ForwardAsync(float[] input, int tokens, int stepIndex, Action<int, IReadOnlyList<HopTiming>>? onTrace, CancellationToken cancellationToken)
         {
             var timings = new List<HopTiming>();
             float[] states = input;
+            Unverified? unverified = null;
             for (int i = 0; i < Hops.Count;)
             {
+                HopFailedException? lied = null;
+                ChainOutcome? outcome = null;
                 if (Hops[i].Broken is { } broken)
                 {
-                    await RepairAsync(i, broken, cancellationToken).ConfigureAwait(false);
+                    lied = Settle(unverified);
+                    if (lied is null)
+                    {
+                        unverified = null;
+                        await RepairAsync(i, broken, cancellationToken).ConfigureAwait(false);
+                        continue;
+                    }
+                }
+                else
+                {
+                    outcome = await RunChainAsync(i, ChainEnd(i), states, tokens, stepIndex, timings, unverified, cancellationToken).ConfigureAwait(false);
+                    lied = outcome.PreviousFailure;
+                }
+
+                if (lied is not null)
+                {
+                    // The hop before this chain vouched for nothing: run its span again from its input.
+                    i--;
+                    Hops[i].Uncommit(tokens);
+                    timings.RemoveAt(timings.Count - 1);
+                    states = unverified!.Input;
+                    unverified = null;
+                    await RepairAsync(i, lied, cancellationToken).ConfigureAwait(false);
                     continue;
                 }
 
-                ChainOutcome outcome = await RunChainAsync(i, ChainEnd(i), states, tokens, stepIndex, timings, cancellationToken).ConfigureAwait(false);
-                foreach (HopSession done in Hops.Skip(i).Take(outcome.Completed))
+                unverified = null;
+                foreach (HopSession done in Hops.Skip(i).Take(outcome!.Completed))
                 {
                     _owner._bans.RecordSuccess(done.Hop.Peer);
                 }
 
                 i += outcome.Completed;
                 states = outcome.States;
+                unverified = outcome.Unverified;
                 if (outcome.Failure is { } failure)
                 {
                     await RepairAsync(i, failure, cancellationToken).ConfigureAwait(false);
@@ -320,6 +352,12 @@ public sealed class SwarmGenerator : IDisposable
             onTrace?.Invoke(stepIndex, timings);
             return states;
         }
+
+        /// <summary>The failure of <paramref name="unverified"/>'s hop when its output signature is bad, else null.</summary>
+        private static HopFailedException? Settle(Unverified? unverified) =>
+            unverified is null || unverified.Hop.SignatureHolds(unverified.Reply)
+                ? null
+                : new HopFailedException(unverified.Hop.Hop.Peer, "returned an output without a valid server signature");
 
         /// <summary>The last hop of the push chain that starts at <paramref name="first"/>.</summary>
         private int ChainEnd(int first)
@@ -342,13 +380,28 @@ public sealed class SwarmGenerator : IDisposable
         }
 
         /// <summary>What a chain did: how many of its hops ran the step, the input of the next hop, and the failure that stopped it.</summary>
-        private sealed record ChainOutcome(int Completed, float[] States, HopFailedException? Failure);
+        private sealed record ChainOutcome(int Completed, float[] States, HopFailedException? Failure)
+        {
+            /// <summary>The chain's last hop, accepted but for its signature, which the next chain checks.</summary>
+            public Unverified? Unverified { get; init; }
+
+            /// <summary>The previous chain's <see cref="Unverified"/> hop had no valid signature: this chain ran nothing (it was drained).</summary>
+            public HopFailedException? PreviousFailure { get; init; }
+        }
+
+        /// <summary>A hop whose answer was accepted (committed, its output passed on) before its signature was checked, and the input it ran.</summary>
+        private sealed record Unverified(HopSession Hop, HopReply Reply, float[] Input);
 
         /// <summary>
         /// Sends the step to every hop of the chain at once (the first with its input, the rest to await the push),
         /// then takes their answers in order, checking that each pushed hop ran exactly what its predecessor signed.
         /// </summary>
-        private async Task<ChainOutcome> RunChainAsync(int first, int last, float[] input, int tokens, int stepIndex, List<HopTiming> timings, CancellationToken cancellationToken)
+        /// <remarks>
+        /// <paramref name="previous"/>, the hop before this chain, has its signature checked once this chain's steps are
+        /// out. This chain's last hop is taken without its signature checked when a hop follows it (<see cref="ChainOutcome.Unverified"/>).
+        /// </remarks>
+        private async Task<ChainOutcome> RunChainAsync(
+            int first, int last, float[] input, int tokens, int stepIndex, List<HopTiming> timings, Unverified? previous, CancellationToken cancellationToken)
         {
             var clock = Stopwatch.StartNew();
             int sent = first - 1;
@@ -367,16 +420,24 @@ public sealed class SwarmGenerator : IDisposable
                 }
             }
 
+            if (Settle(previous) is { } lied)
+            {
+                await DrainAsync(first, sent, cancellationToken).ConfigureAwait(false);
+                return new ChainOutcome(0, input, null) { PreviousFailure = lied };
+            }
+
+            bool deferLast = last + 1 < Hops.Count;
             var inputs = new List<float[]> { input };
             ByteString previousDigest = ByteString.Empty;
             double previousArrival = 0;
+            HopReply? lastReply = null;
             for (int j = first; j <= sent; j++)
             {
                 HopSession hop = Hops[j];
                 HopReply reply;
                 try
                 {
-                    reply = await hop.ReceiveStepAsync(StepTimeout, cancellationToken).ConfigureAwait(false);
+                    reply = await hop.ReceiveStepAsync(StepTimeout, cancellationToken, deferSignature: deferLast && j == last).ConfigureAwait(false);
                 }
                 catch (HopFailedException failure)
                 {
@@ -410,6 +471,7 @@ public sealed class SwarmGenerator : IDisposable
 
                 hop.Commit(inputs[^1], tokens);
                 inputs.Add(reply.Output!);
+                lastReply = reply;
                 previousDigest = reply.Result!.OutputSha256;
                 double arrival = clock.Elapsed.TotalMilliseconds;
                 double computeMs = Math.Min(reply.ComputeMs, arrival - previousArrival);
@@ -417,8 +479,9 @@ public sealed class SwarmGenerator : IDisposable
                 previousArrival = arrival;
             }
 
+            Unverified? unverified = deferLast && sent == last ? new Unverified(Hops[last], lastReply!, inputs[^2]) : null;
             return sendFailure is null
-                ? new ChainOutcome(sent - first + 1, inputs[^1], null)
+                ? new ChainOutcome(sent - first + 1, inputs[^1], null) { Unverified = unverified }
                 : new ChainOutcome(sent - first + 1, inputs[^1], sendFailure);
         }
 

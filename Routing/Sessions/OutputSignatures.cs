@@ -66,9 +66,16 @@ public static class OutputSignatures
     }
 
     /// <summary><see cref="VerifyResult(PeerId, SessionId, uint, uint, StepResult)"/> with the server's key already read from its peer id (no key import per step).</summary>
-    public static bool VerifyResult(PublicKey server, SessionId sessionId, uint stepIndex, uint hopIndex, StepResult result)
+    public static bool VerifyResult(PublicKey server, SessionId sessionId, uint stepIndex, uint hopIndex, StepResult result) =>
+        ResultMatches(sessionId, stepIndex, hopIndex, result) && VerifyResultSignature(server, sessionId, stepIndex, hopIndex, result);
+
+    /// <summary>
+    /// <see cref="VerifyResult(PublicKey, SessionId, uint, uint, StepResult)"/> short of the signature: the result names
+    /// that session, step and hop, and its output (if carried) has the digest the signature covers. Cheap (a SHA-256);
+    /// the client runs the Ed25519 check, <see cref="VerifyResultSignature"/>, while the next hop computes.
+    /// </summary>
+    public static bool ResultMatches(SessionId sessionId, uint stepIndex, uint hopIndex, StepResult result)
     {
-        ArgumentNullException.ThrowIfNull(server);
         ArgumentNullException.ThrowIfNull(result);
         if (!sessionId.Matches(result.SessionId.Span) || result.StepIndex != stepIndex || result.HopIndex != hopIndex
             || result.OutputSha256.Length != TensorCodec.DigestLength)
@@ -86,7 +93,16 @@ public static class OutputSignatures
             }
         }
 
-        return Verify(server, sessionId, stepIndex, hopIndex, result.OutputSha256.Span, result.Signature.Span);
+        return true;
+    }
+
+    /// <summary>True when <paramref name="server"/> signed <paramref name="result"/>'s output digest for that session, step and hop; says nothing about the output itself (see <see cref="ResultMatches"/>).</summary>
+    public static bool VerifyResultSignature(PublicKey server, SessionId sessionId, uint stepIndex, uint hopIndex, StepResult result)
+    {
+        ArgumentNullException.ThrowIfNull(server);
+        ArgumentNullException.ThrowIfNull(result);
+        return result.OutputSha256.Length == TensorCodec.DigestLength
+            && Verify(server, sessionId, stepIndex, hopIndex, result.OutputSha256.Span, result.Signature.Span);
     }
 
     /// <summary>True when <paramref name="pushed"/> carries an output that <paramref name="sender"/> signed.</summary>

@@ -14,7 +14,8 @@ namespace P2PSwarm.Routing.Tests.Generation;
 /// <summary>
 /// A hand-written server for blocks [start, end) that computes honestly and returns the true output to the client,
 /// but from step <see cref="LieFromStep"/> on pushes the next hop a different output (signed by its own key, so the
-/// next hop accepts it). It advertises a very high throughput so the planner puts it on the route.
+/// next hop accepts it). From <see cref="ForgeFromStep"/> on it returns the client a different output whose
+/// signature is made by another key. It advertises a very high throughput so the planner puts it on the route.
 /// </summary>
 internal sealed class LyingPushServer : IAsyncDisposable
 {
@@ -34,15 +35,21 @@ internal sealed class LyingPushServer : IAsyncDisposable
 
     public uint LieFromStep { get; init; } = 3;
 
+    /// <summary>From this step on, the client gets a wrong output signed by another key than the server's.</summary>
+    public uint ForgeFromStep { get; init; } = uint.MaxValue;
+
     /// <summary>Outputs pushed that differ from what the client was given.</summary>
     public int LiesTold { get; private set; }
 
-    public static async Task<LyingPushServer> StartAsync(TinySwarmModel model, BlockSpan span, uint lieFromStep)
+    /// <summary>Wrong outputs returned to the client under another key's signature.</summary>
+    public int Forgeries { get; private set; }
+
+    public static async Task<LyingPushServer> StartAsync(TinySwarmModel model, BlockSpan span, uint lieFromStep, uint forgeFromStep = uint.MaxValue)
     {
         var identity = IdentityKey.Generate();
         var host = new Host(new HostOptions { Identity = identity, ListenAddresses = [Multiaddress.FromEndPoint(new IPEndPoint(IPAddress.Loopback, 0))] });
         await host.StartAsync(CancellationToken.None);
-        var server = new LyingPushServer(model, span, host) { LieFromStep = lieFromStep };
+        var server = new LyingPushServer(model, span, host) { LieFromStep = lieFromStep, ForgeFromStep = forgeFromStep };
         host.SetStreamHandler(SwarmProtocols.Info, server.AnswerInfoAsync);
         host.SetStreamHandler(SwarmProtocols.Inference, server.RunSessionAsync);
         return server;
@@ -88,6 +95,7 @@ internal sealed class LyingPushServer : IAsyncDisposable
         FrameChannel? push = null;
         while (await channel.ReadAsync(InferenceMessage.Parser, cancellationToken) is { Step: { } step })
         {
+
             int hidden = runner.HiddenSize;
             float[] input = new float[step.TokenCount * hidden];
             TensorCodec.CopyTo(step.Input, input);
@@ -112,6 +120,14 @@ internal sealed class LyingPushServer : IAsyncDisposable
                 StepResult signedLie = OutputSignatures.CreateResult(Host.Options.Identity, ticket.SessionId, step.StepIndex, step.HopIndex, pushed, 0.1f, includeOutput: true);
                 push ??= await OpenPushAsync(ticket, (int)step.HopIndex + 1, cancellationToken);
                 await push.WriteAsync(new InferenceMessage { PushedOutput = OutputSignatures.CreatePush(signedLie, pushed) }, cancellationToken);
+            }
+
+            if (step.StepIndex >= ForgeFromStep)
+            {
+                Tensor wrong = TensorCodec.Create([.. output.Select(v => -v)], (int)step.TokenCount, hidden);
+                using var forger = IdentityKey.Generate();
+                result = OutputSignatures.CreateResult(forger, ticket.SessionId, step.StepIndex, step.HopIndex, wrong, 0.1f, includeOutput: true);
+                Forgeries++;
             }
 
             await channel.WriteAsync(new InferenceMessage { StepResult = result }, cancellationToken);

@@ -110,6 +110,56 @@ public sealed class PushTests(TinySwarmModel model) : IClassFixture<TinySwarmMod
     }
 
     [Fact]
+    public async Task Without_push_an_output_under_a_forged_signature_is_caught_after_the_next_hop_ran_it_and_both_are_rolled_back()
+    {
+        // The client checks a hop's signature while the next hop computes: the forger's wrong output reaches b before
+        // the check fails. b must drop that position and the forger's span must be run again on a replacement.
+        await using var forger = await LyingPushServer.StartAsync(model, new BlockSpan(0, 3), lieFromStep: uint.MaxValue, forgeFromStep: 3);
+        await using var b = await RunningServer.StartAsync(model, new BlockSpan(3, 8));
+        await using var spare = await RunningServer.StartAsync(model, new BlockSpan(0, 3));
+        await using var client = await StartHostAsync(IdentityKey.Generate());
+        var directory = new SwarmDirectory(client, [forger.Address, b.Address]);
+        using var swarm = SwarmGenerator.Open(model.ModelDirectory, client, directory, new SwarmGeneratorOptions { Push = false });
+
+        SwarmGenerationResult result = await swarm.GenerateAsync(Prompt, Greedy, null, (step, _) =>
+        {
+            if (step == 0)
+            {
+                directory.Add(spare.Address);
+            }
+        }, Timeout());
+
+        Assert.Equal(1, forger.Forgeries);
+        Assert.Equal(Local(Greedy).TokenIds, result.Result.TokenIds);
+        Assert.Equal([new BlockSpan(0, 3)], result.ReroutedSpans);
+        Assert.Equal([spare.Host.PeerId, b.Host.PeerId], result.Route.Select(h => h.Peer));
+    }
+
+    [Fact]
+    public async Task Without_push_a_last_hop_output_under_a_forged_signature_is_refused_before_it_is_used()
+    {
+        await using var a = await RunningServer.StartAsync(model, new BlockSpan(0, 5));
+        await using var forger = await LyingPushServer.StartAsync(model, new BlockSpan(5, 8), lieFromStep: uint.MaxValue, forgeFromStep: 2);
+        await using var spare = await RunningServer.StartAsync(model, new BlockSpan(5, 8));
+        await using var client = await StartHostAsync(IdentityKey.Generate());
+        var directory = new SwarmDirectory(client, [a.Address, forger.Address]);
+        using var swarm = SwarmGenerator.Open(model.ModelDirectory, client, directory, new SwarmGeneratorOptions { Push = false });
+
+        SwarmGenerationResult result = await swarm.GenerateAsync(Prompt, Greedy, null, (step, _) =>
+        {
+            if (step == 0)
+            {
+                directory.Add(spare.Address);
+            }
+        }, Timeout());
+
+        Assert.Equal(1, forger.Forgeries);
+        Assert.Equal(Local(Greedy).TokenIds, result.Result.TokenIds);
+        Assert.Equal([new BlockSpan(5, 8)], result.ReroutedSpans);
+        Assert.Equal([a.Host.PeerId, spare.Host.PeerId], result.Route.Select(h => h.Peer));
+    }
+
+    [Fact]
     public async Task A_pushed_input_is_taken_only_from_the_previous_hop_of_the_ticket_and_only_once()
     {
         await using var server = await RunningServer.StartAsync(model, new BlockSpan(4, 8));

@@ -206,6 +206,29 @@ public sealed class SessionGuardTests
         Assert.False(OutputSignatures.VerifyResult(f.Servers[1].PeerId, f.Ticket.SessionId, 3, 1, result));
     }
 
+    [Fact]
+    public void A_result_matches_without_its_signature_but_only_the_signer_verifies_it()
+    {
+        using var f = new SessionFixture();
+        Tensor output = TensorCodec.Create(SessionFixture.Values(SessionFixture.Hidden, 1), 1, SessionFixture.Hidden);
+        StepResult result = OutputSignatures.CreateResult(f.Servers[1], f.Ticket.SessionId, 3, 1, output, 2f, includeOutput: true);
+        var signer = f.Servers[1].PublicKey;
+        var other = f.Servers[0].PublicKey;
+
+        Assert.True(OutputSignatures.ResultMatches(f.Ticket.SessionId, 3, 1, result));
+        Assert.True(OutputSignatures.VerifyResultSignature(signer, f.Ticket.SessionId, 3, 1, result));
+        Assert.False(OutputSignatures.VerifyResultSignature(other, f.Ticket.SessionId, 3, 1, result));
+        Assert.False(OutputSignatures.VerifyResultSignature(signer, f.Ticket.SessionId, 4, 1, result));
+        Assert.False(OutputSignatures.ResultMatches(f.Ticket.SessionId, 3, 2, result));
+        Assert.False(OutputSignatures.ResultMatches(SessionId.NewRandom(), 3, 1, result));
+
+        // Another output under the same digest and signature: the signature still holds (it covers the digest), the match does not.
+        result.Output = TensorCodec.Create(SessionFixture.Values(SessionFixture.Hidden, 2), 1, SessionFixture.Hidden);
+        Assert.False(OutputSignatures.ResultMatches(f.Ticket.SessionId, 3, 1, result));
+        Assert.True(OutputSignatures.VerifyResultSignature(signer, f.Ticket.SessionId, 3, 1, result));
+        Assert.False(OutputSignatures.VerifyResult(signer, f.Ticket.SessionId, 3, 1, result));
+    }
+
     private static Step NewTruncating(SessionFixture f, int truncateTo, int start)
     {
         var step = new Step
