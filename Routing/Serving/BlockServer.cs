@@ -418,12 +418,23 @@ public sealed class BlockServer : IAsyncDisposable
         CheckedPush? pushed = null;
         if (accepted.AwaitsPush)
         {
-            pushed = await AwaitPushAsync(run.Inboxes[accepted.HopIndex], accepted, cancellationToken).ConfigureAwait(false);
+            PushInbox inbox = run.Inboxes[accepted.HopIndex];
+            pushed = await AwaitPushAsync(inbox, accepted, cancellationToken).ConfigureAwait(false);
             if (pushed is null)
             {
                 guard.Undo(accepted, previousPosition);
-                var missing = new SessionRejection(ErrorCode.PushTimedOut, $"No pushed input for step {accepted.StepIndex} of hop {accepted.HopIndex} within {Options.PushTimeout.TotalSeconds:F1} s; the step was undone.");
+                var missing = new SessionRejection(
+                    ErrorCode.PushTimedOut,
+                    inbox.StreamsGone
+                        ? $"The previous hop's push stream closed before the input of step {accepted.StepIndex} of hop {accepted.HopIndex} came; the step was undone."
+                        : $"No pushed input for step {accepted.StepIndex} of hop {accepted.HopIndex} within {Options.PushTimeout.TotalSeconds:F1} s; the step was undone.");
                 ServingLog.StepRefused(_logger, run.Name, missing.ToString());
+                if (accepted.PushOutput && run.Links.Remove(accepted.HopIndex + 1, out PushLink? dropped))
+                {
+                    // The next hop waits for this step's output, which will not come: closing the link tells it now.
+                    await dropped.DisposeAsync().ConfigureAwait(false);
+                }
+
                 await channel.WriteAsync(new InferenceMessage { Error = missing.ToError() }, cancellationToken).ConfigureAwait(false);
                 return;
             }
@@ -521,32 +532,50 @@ public sealed class BlockServer : IAsyncDisposable
     /// Reads <c>PushedOutput</c> frames a previous hop sends on a stream it opened to us, and hands each checked one
     /// to the inbox of the hop it feeds. A refused push is answered with an Error and ends the stream.
     /// </summary>
+    /// <remarks>
+    /// However the stream ends (closed, reset because the previous hop died, refused), the inbox it delivered to hears
+    /// of it, so a step waiting there for the next push is answered PUSH_TIMED_OUT at once rather than at its timeout.
+    /// </remarks>
     private async Task ReceivePushesAsync(FrameChannel channel, PushedOutput first, PeerId sender, CancellationToken cancellationToken)
     {
         PushedOutput? pushed = first;
+        PushInbox? fed = null;
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        while (pushed is not null)
+        try
         {
-            SessionRejection? refusal = Deliver(pushed, sender);
-            if (refusal is not null)
+            while (pushed is not null)
             {
-                ServingLog.PushRefused(_logger, sender.ShortString, refusal.ToString());
-                await channel.WriteAsync(new InferenceMessage { Error = refusal.ToError() }, cancellationToken).ConfigureAwait(false);
-                await channel.CompleteAsync().ConfigureAwait(false);
-                return;
-            }
+                (SessionRejection? refusal, PushInbox? inbox) = Deliver(pushed, sender);
+                if (refusal is not null)
+                {
+                    ServingLog.PushRefused(_logger, sender.ShortString, refusal.ToString());
+                    await channel.WriteAsync(new InferenceMessage { Error = refusal.ToError() }, cancellationToken).ConfigureAwait(false);
+                    await channel.CompleteAsync().ConfigureAwait(false);
+                    return;
+                }
 
-            InferenceMessage? next = await ReadIdleAsync(channel, idle, cancellationToken).ConfigureAwait(false);
-            if (next is null || next.CloseSession is not null)
-            {
-                return;
-            }
+                if (fed is null)
+                {
+                    fed = inbox;
+                    fed!.PushStreamOpened();
+                }
 
-            pushed = next.PushedOutput ?? throw new SwarmProtocolException(ErrorCode.Malformed, $"A push stream carries PushedOutput frames, got {next.BodyCase}.");
+                InferenceMessage? next = await ReadIdleAsync(channel, idle, cancellationToken).ConfigureAwait(false);
+                if (next is null || next.CloseSession is not null)
+                {
+                    return;
+                }
+
+                pushed = next.PushedOutput ?? throw new SwarmProtocolException(ErrorCode.Malformed, $"A push stream carries PushedOutput frames, got {next.BodyCase}.");
+            }
+        }
+        finally
+        {
+            fed?.PushStreamClosed();
         }
     }
 
-    private SessionRejection? Deliver(PushedOutput pushed, PeerId sender)
+    private (SessionRejection? Refusal, PushInbox? Inbox) Deliver(PushedOutput pushed, PeerId sender)
     {
         PushTarget? target = null;
         if (SessionId.TryFromBytes(pushed.SessionId.Span, out SessionId sessionId))
@@ -559,11 +588,17 @@ public sealed class BlockServer : IAsyncDisposable
 
         if (target is null)
         {
-            return new SessionRejection(ErrorCode.StepForOtherSession, "Pushed output names no session open on this server.");
+            return (new SessionRejection(ErrorCode.StepForOtherSession, "Pushed output names no session open on this server."), null);
         }
 
         (int hop, ByteString? digest, SessionRejection? rejection) = target.Guard.CheckIncomingPush(pushed, sender);
-        return rejection ?? target.Inboxes[hop].Offer(new CheckedPush(pushed, digest!));
+        if (rejection is not null)
+        {
+            return (rejection, null);
+        }
+
+        PushInbox inbox = target.Inboxes[hop];
+        return (inbox.Offer(new CheckedPush(pushed, digest!)), inbox);
     }
 
     private SessionRejection? Admit(SessionTicket ticket)

@@ -21,6 +21,7 @@ internal sealed class LyingPushServer : IAsyncDisposable
 {
     private readonly TinySwarmModel _model;
     private readonly BlockSpan _span;
+    private readonly TaskCompletionSource _hanging = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private LyingPushServer(TinySwarmModel model, BlockSpan span, Host host)
     {
@@ -38,18 +39,24 @@ internal sealed class LyingPushServer : IAsyncDisposable
     /// <summary>From this step on, the client gets a wrong output signed by another key than the server's.</summary>
     public uint ForgeFromStep { get; init; } = uint.MaxValue;
 
+    /// <summary>At this step the server stops answering (and pushing); <see cref="Hanging"/> completes then.</summary>
+    public uint HangAtStep { get; init; } = uint.MaxValue;
+
+    /// <summary>Completes when the server received step <see cref="HangAtStep"/> and stopped.</summary>
+    public Task Hanging => _hanging.Task;
+
     /// <summary>Outputs pushed that differ from what the client was given.</summary>
     public int LiesTold { get; private set; }
 
     /// <summary>Wrong outputs returned to the client under another key's signature.</summary>
     public int Forgeries { get; private set; }
 
-    public static async Task<LyingPushServer> StartAsync(TinySwarmModel model, BlockSpan span, uint lieFromStep, uint forgeFromStep = uint.MaxValue)
+    public static async Task<LyingPushServer> StartAsync(TinySwarmModel model, BlockSpan span, uint lieFromStep, uint forgeFromStep = uint.MaxValue, uint hangAtStep = uint.MaxValue)
     {
         var identity = IdentityKey.Generate();
         var host = new Host(new HostOptions { Identity = identity, ListenAddresses = [Multiaddress.FromEndPoint(new IPEndPoint(IPAddress.Loopback, 0))] });
         await host.StartAsync(CancellationToken.None);
-        var server = new LyingPushServer(model, span, host) { LieFromStep = lieFromStep, ForgeFromStep = forgeFromStep };
+        var server = new LyingPushServer(model, span, host) { LieFromStep = lieFromStep, ForgeFromStep = forgeFromStep, HangAtStep = hangAtStep };
         host.SetStreamHandler(SwarmProtocols.Info, server.AnswerInfoAsync);
         host.SetStreamHandler(SwarmProtocols.Inference, server.RunSessionAsync);
         return server;
@@ -95,6 +102,11 @@ internal sealed class LyingPushServer : IAsyncDisposable
         FrameChannel? push = null;
         while (await channel.ReadAsync(InferenceMessage.Parser, cancellationToken) is { Step: { } step })
         {
+            if (step.StepIndex >= HangAtStep)
+            {
+                _hanging.TrySetResult();
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
 
             int hidden = runner.HiddenSize;
             float[] input = new float[step.TokenCount * hidden];

@@ -84,6 +84,40 @@ public sealed class PushTests(TinySwarmModel model) : IClassFixture<TinySwarmMod
     }
 
     [Fact]
+    public async Task With_push_the_hops_waiting_behind_a_hop_that_dies_mid_step_answer_at_once_not_at_their_push_timeout()
+    {
+        // The first hop takes step 4 and dies while b and c already wait for its push. Push timeouts are far beyond the
+        // client's step timeout + push wait (21 s): had b or c waited until theirs, the client would have banned them
+        // as silent too and found no replacement for blocks 3-8. b hears the push stream break and gives up the step;
+        // closing its own link tells c.
+        await using var dying = await LyingPushServer.StartAsync(model, new BlockSpan(0, 3), lieFromStep: uint.MaxValue, hangAtStep: 4);
+        await using var b = await RunningServer.StartAsync(model, new BlockSpan(3, 6), o => o with { PushTimeout = TimeSpan.FromHours(1) });
+        await using var c = await RunningServer.StartAsync(model, new BlockSpan(6, 8), o => o with { PushTimeout = TimeSpan.FromHours(1) });
+        await using var spare = await RunningServer.StartAsync(model, new BlockSpan(0, 3));
+        await using var client = await StartHostAsync(IdentityKey.Generate());
+        var directory = new SwarmDirectory(client, [dying.Address, b.Address, c.Address]);
+        using var swarm = SwarmGenerator.Open(model.ModelDirectory, client, directory, new SwarmGeneratorOptions { StepTimeout = TimeSpan.FromSeconds(20), PushWait = TimeSpan.FromSeconds(1) });
+        Task kill = Task.Run(async () =>
+        {
+            await dying.Hanging;
+            await dying.Host.StopAsync();
+        });
+
+        SwarmGenerationResult result = await swarm.GenerateAsync(Prompt, Greedy, null, (step, _) =>
+        {
+            if (step == 0)
+            {
+                directory.Add(spare.Address);
+            }
+        }, new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
+        await kill;
+
+        Assert.Equal(Local(Greedy).TokenIds, result.Result.TokenIds);
+        Assert.Equal([new BlockSpan(0, 3)], result.ReroutedSpans);
+        Assert.Equal([spare.Host.PeerId, b.Host.PeerId, c.Host.PeerId], result.Route.Select(h => h.Peer));
+    }
+
+    [Fact]
     public async Task A_middle_server_that_pushes_another_output_than_it_returns_is_named_banned_and_replaced()
     {
         await using var liar = await LyingPushServer.StartAsync(model, new BlockSpan(0, 3), lieFromStep: 3);

@@ -31,6 +31,41 @@ public sealed class PushInboxTests
     }
 
     [Fact]
+    public async Task When_the_last_push_stream_closes_the_waiting_step_gets_nothing_at_once_and_a_later_step_waits_again()
+    {
+        var inbox = new PushInbox();
+        CheckedPush first = Pushed(1);
+        Assert.Null(inbox.Offer(first));
+        inbox.PushStreamOpened();
+        inbox.PushStreamOpened();
+        Assert.Same(first, await inbox.TakeAsync(1, Timeout()));
+        Task<CheckedPush?> waiting = inbox.TakeAsync(2, Timeout());
+
+        inbox.PushStreamClosed();
+        Assert.False(waiting.IsCompleted);
+        Assert.False(inbox.StreamsGone);
+
+        inbox.PushStreamClosed();
+        Assert.True(inbox.StreamsGone);
+        Assert.Null(await waiting);
+
+        // The previous hop dials a new stream for the next step.
+        Task<CheckedPush?> next = inbox.TakeAsync(4, Timeout());
+        Assert.False(next.IsCompleted);
+        CheckedPush revived = Pushed(4);
+        Assert.Null(inbox.Offer(revived));
+        inbox.PushStreamOpened();
+        Assert.False(inbox.StreamsGone);
+        Assert.Same(revived, await next);
+    }
+
+    [Fact]
+    public void An_inbox_no_stream_ever_fed_is_not_gone()
+    {
+        Assert.False(new PushInbox().StreamsGone);
+    }
+
+    [Fact]
     public async Task A_push_for_a_step_at_or_below_one_already_pushed_is_a_replay()
     {
         var inbox = new PushInbox();
