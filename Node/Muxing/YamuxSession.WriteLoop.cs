@@ -45,6 +45,59 @@ public sealed partial class YamuxSession
         return AwaitDrainAsync(drain, pipeFlush);
     }
 
+    /// <summary>
+    /// Application thread, a stream's <see cref="PipeWriter.WriteAsync"/> with nothing unflushed: with the writer free
+    /// and the stream's pipe empty, frames go from <paramref name="source"/> straight into the connection, sparing the
+    /// copy into the stream pipe. Queued frames (this stream's SYN among them) go first; what the window does not
+    /// cover yet goes into the pipe as any write would.
+    /// </summary>
+    internal ValueTask<FlushResult> WriteDirectAsync(YamuxStream stream, PipeWriter pipe, ReadOnlyMemory<byte> source, CancellationToken cancellationToken)
+    {
+        if (Interlocked.CompareExchange(ref _writerState, WriterBusy, WriterIdle) != WriterIdle)
+        {
+            return stream.SendAsync(pipe.WriteAsync(source, cancellationToken));
+        }
+
+        long written = 0;
+        var sent = 0;
+        try
+        {
+            var output = _connection.Output;
+            while (written < FlushThresholdBytes && _outbound.TryDequeue(out var item))
+            {
+                written += Write(output, item);
+            }
+
+            if (written < FlushThresholdBytes && _outbound.IsEmpty && Volatile.Read(ref _terminating) == 0 && stream.IsOutboundPipeEmpty())
+            {
+                var direct = source.Span[..(int)Math.Min(source.Length, FlushThresholdBytes - written)];
+                sent = stream.WriteFramesFrom(output, direct, _settings.MaxFrameData, ref written);
+            }
+        }
+        catch (Exception exception)
+        {
+            // Ends the session; the bytes below then go into a pipe nobody drains, as with any write after the end.
+            EndWriter(exception);
+        }
+
+        var pipeFlush = sent == source.Length
+            ? new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: false))
+            : stream.BufferForWriterAsync(pipe.WriteAsync(source[sent..], cancellationToken));
+        if (Volatile.Read(ref _writerState) == WriterEnded)
+        {
+            return pipeFlush;
+        }
+
+        var drain = DrainAsync(InlineBudgetBytes, written);
+        if (drain.IsCompletedSuccessfully)
+        {
+            drain.GetAwaiter().GetResult();
+            return pipeFlush;
+        }
+
+        return AwaitDrainAsync(drain, pipeFlush);
+    }
+
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private static async ValueTask<FlushResult> AwaitDrainAsync(ValueTask drain, ValueTask<FlushResult> pipeFlush)
     {
@@ -90,15 +143,18 @@ public sealed partial class YamuxSession
     /// the queue is empty (releases the writer), the budget is spent (hands it to the loop) or the session ends
     /// (completes the connection's output). Never throws: a failure ends the session.
     /// </summary>
+    /// <param name="budget">Bytes after which an application thread hands the rest to the loop.</param>
+    /// <param name="pending">Bytes the caller already wrote to the connection without flushing them.</param>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask DrainAsync(long budget)
+    private async ValueTask DrainAsync(long budget, long pending = 0)
     {
         var output = _connection.Output;
         try
         {
             while (true)
             {
-                long written = 0;
+                var written = pending;
+                pending = 0;
                 while (written < FlushThresholdBytes && _outbound.TryDequeue(out var item))
                 {
                     written += Write(output, item);

@@ -152,6 +152,69 @@ public sealed class YamuxStream : IDuplexPipe, IAsyncDisposable
         }
     }
 
+    /// <summary>Application thread, with nothing unflushed: see <see cref="YamuxSession.WriteDirectAsync"/>.</summary>
+    internal ValueTask<FlushResult> WriteDirectAsync(PipeWriter pipe, ReadOnlyMemory<byte> source, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return _session.WriteDirectAsync(this, pipe, source, cancellationToken);
+    }
+
+    /// <summary>Holder of the session's writer: true when the outbound pipe holds no bytes the writer has yet to frame.</summary>
+    internal bool IsOutboundPipeEmpty()
+    {
+        var reader = _outbound.Reader;
+        if (!reader.TryRead(out var result))
+        {
+            return true;
+        }
+
+        var empty = result.Buffer.IsEmpty && !result.IsCompleted && !result.IsCanceled;
+        reader.AdvanceTo(result.Buffer.Start);
+        return empty;
+    }
+
+    /// <summary>
+    /// Holder of the session's writer: frames <paramref name="source"/> into <paramref name="connection"/> as far as the
+    /// peer's window allows, without FIN. Returns the payload bytes sent; adds the frame bytes to <paramref name="written"/>.
+    /// </summary>
+    internal int WriteFramesFrom(PipeWriter connection, ReadOnlySpan<byte> source, int maxFrameData, ref long written)
+    {
+        lock (_gate)
+        {
+            if (_reset || _outboundDone)
+            {
+                return 0;
+            }
+        }
+
+        var window = Interlocked.Read(ref _sendWindow);
+        var sent = 0;
+        while (sent < source.Length && window > sent)
+        {
+            var length = (int)Math.Min(Math.Min(source.Length - sent, window - sent), maxFrameData);
+            new YamuxHeader(YamuxFrameType.Data, YamuxFlags.None, Id, (uint)length).Write(connection.GetSpan(YamuxHeader.Size));
+            connection.Advance(YamuxHeader.Size);
+            connection.Write(source.Slice(sent, length));
+            sent += length;
+            written += YamuxHeader.Size + length;
+        }
+
+        Interlocked.Add(ref _sendWindow, -sent);
+        Interlocked.Add(ref _sentBytes, sent);
+        return sent;
+    }
+
+    /// <summary>Holder of the session's writer: after bytes went into the outbound pipe, makes sure the writer frames them.</summary>
+    internal ValueTask<FlushResult> BufferForWriterAsync(ValueTask<FlushResult> pipeWrite)
+    {
+        if (Interlocked.Exchange(ref _queuedForWriter, 1) == 0)
+        {
+            _session.QueueForInlineWrite(this);
+        }
+
+        return pipeWrite;
+    }
+
     /// <summary>Reader loop: claims window for a data frame; false means the peer overran the window.</summary>
     internal bool TryReserveReceive(uint length)
     {

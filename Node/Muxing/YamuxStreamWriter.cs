@@ -32,7 +32,11 @@ internal sealed class YamuxStreamWriter(YamuxStream stream, PipeWriter inner) : 
     public override ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
     {
         stream.ThrowIfCannotSend();
-        return stream.SendAsync(inner.WriteAsync(source, cancellationToken));
+
+        // Nothing of the application's is waiting in the pipe: the bytes may go straight to the connection.
+        return inner.UnflushedBytes == 0
+            ? stream.WriteDirectAsync(inner, source, cancellationToken)
+            : stream.SendAsync(inner.WriteAsync(source, cancellationToken));
     }
 
     /// <summary>Completing without an error half-closes the stream (FIN); with an error it resets it (RST).</summary>

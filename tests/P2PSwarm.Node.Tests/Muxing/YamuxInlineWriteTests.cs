@@ -134,6 +134,48 @@ public sealed class YamuxInlineWriteTests
     }
 
     [Fact]
+    public async Task Writes_straight_from_the_callers_memory_never_overtake_bytes_waiting_in_the_stream_pipe()
+    {
+        // The connection never pushes back here: the writes below flush it on this thread before the peer reads.
+        var pair = new DuplexPipePair(new PipeOptions(pauseWriterThreshold: 0, resumeWriterThreshold: 0));
+        var peer = new RawYamuxPeer(pair.A);
+        await using var session = new YamuxSession(pair.B, isInitiator: true, Quiet);
+        session.Start();
+        var stream = await session.OpenStreamAsync(CancellationToken.None);
+        var syn = await peer.ReceiveUntilAsync(h => (h.Flags & YamuxFlags.Syn) != 0);
+        await peer.SendAsync(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Ack, syn.Header.StreamId, 0));
+
+        // 300 KiB against a 256 KiB window: the last 44 KiB wait in the stream pipe.
+        var first = Pattern(300 * 1024, 1);
+        await stream.Output.WriteAsync(first);
+        await WaitUntilAsync(() => stream.SentBytes == YamuxSettings.SpecInitialWindow && session.IsWriterIdle);
+        var second = Pattern(5000, 2);
+        await stream.Output.WriteAsync(second);
+
+        // Unflushed bytes written through GetSpan go before a later WriteAsync too.
+        var third = Pattern(700, 3);
+        third.CopyTo(stream.Output.GetSpan(third.Length));
+        stream.Output.Advance(third.Length);
+        var fourth = Pattern(900, 4);
+        await stream.Output.WriteAsync(fourth);
+        await stream.Output.CompleteAsync();
+
+        await peer.SendAsync(new YamuxHeader(YamuxFrameType.WindowUpdate, YamuxFlags.None, syn.Header.StreamId, 1024 * 1024));
+        var received = new List<byte>();
+        while (true)
+        {
+            var (header, payload) = await peer.ReceiveUntilAsync(h => h.StreamId == syn.Header.StreamId);
+            received.AddRange(payload);
+            if ((header.Flags & YamuxFlags.Fin) != 0)
+            {
+                break;
+            }
+        }
+
+        Assert.Equal(first.Concat(second).Concat(third).Concat(fourth).ToArray(), received.ToArray());
+    }
+
+    [Fact]
     public async Task A_writer_held_at_the_window_buffers_at_most_its_stream_pipes_threshold()
     {
         var (client, server) = YamuxSessionTests.StartPair(new YamuxSettings { KeepAliveInterval = TimeSpan.Zero, MaxWindow = YamuxSettings.SpecInitialWindow });
