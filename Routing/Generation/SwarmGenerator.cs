@@ -334,7 +334,6 @@ public sealed class SwarmGenerator : IDisposable
                     continue;
                 }
 
-                unverified = null;
                 foreach (HopSession done in Hops.Skip(i).Take(outcome!.Completed))
                 {
                     _owner._bans.RecordSuccess(done.Hop.Peer);
