@@ -119,7 +119,7 @@ internal static class DhtCommand
         PublishResult result = await run.Dht.ProvideAsync(cid, cancellationToken);
         run.Print(
             $"provided {cid} to {result.Accepted} of {result.ClosestPeers} closest peers (note: this node exits now; run `p2pswarm node` to keep serving)",
-            new { cid = cid.ToString(), closestPeers = result.ClosestPeers, accepted = result.Accepted, hops = result.LookupStats.Hops, queried = result.LookupStats.QueriedPeers });
+            new { cid = cid.ToString(), closestPeers = result.ClosestPeers, accepted = result.Accepted, hops = result.LookupStats.Hops, queried = result.LookupStats.QueriedPeers, end = EndName(result.LookupStats), abandoned = result.LookupStats.AbandonedRequests });
         return result.Accepted > 0 ? 0 : 1;
     }
 
@@ -134,7 +134,7 @@ internal static class DhtCommand
         }).ToArray();
         run.Print(
             providers.Length == 0 ? $"no providers of {cid}" : string.Join('\n', providers.Select(p => $"{p.peerId} {string.Join(' ', p.addrs)}")),
-            new { cid = cid.ToString(), providers, hops = result.Stats.Hops, queried = result.Stats.QueriedPeers });
+            new { cid = cid.ToString(), providers, hops = result.Stats.Hops, queried = result.Stats.QueriedPeers, end = EndName(result.Stats), abandoned = result.Stats.AbandonedRequests });
         return providers.Length > 0 ? 0 : 1;
     }
 
@@ -179,6 +179,8 @@ internal static class DhtCommand
             copies = result.ValidCopies,
             rejected = result.RejectedRecords,
             hops = result.Stats.Hops,
+            end = EndName(result.Stats),
+            abandoned = result.Stats.AbandonedRequests,
         });
         return 0;
     }
@@ -194,6 +196,9 @@ internal static class DhtCommand
         run.Print(string.Join('\n', peers.Select(p => $"{p.peerId} {string.Join(' ', p.addrs)}")), new { peers });
         return Task.FromResult(0);
     }
+
+    /// <summary>Why the lookup stopped, in the JSON's camelCase (<c>closestAnswered</c>, <c>followedUp</c>, ...).</summary>
+    internal static string EndName(KadLookupStats stats) => JsonNamingPolicy.CamelCase.ConvertName(stats.End.ToString());
 
     /// <summary>A CID in text form, or any other string as CIDv1(raw, sha2-256) of its UTF-8 bytes.</summary>
     internal static Cid ProviderKey(string text) => Cid.TryParse(text, out Cid? cid) ? cid : Cid.FromRawSha256(Encoding.UTF8.GetBytes(text));

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using P2PSwarm.Cli.Commands;
+using P2PSwarm.Node.Dht;
 using P2PSwarm.Node.Dht.Network;
 using P2PSwarm.Node.Hosting;
 using P2PSwarm.Node.Identity;
@@ -47,6 +48,7 @@ public sealed class DhtCommandTests : IAsyncLifetime
         using var provided = JsonDocument.Parse(output);
         Assert.Equal(DhtCommand.ProviderKey("some model block").ToString(), provided.RootElement.GetProperty("cid").GetString());
         Assert.True(provided.RootElement.GetProperty("accepted").GetInt32() >= 1);
+        AssertLookupEnd(provided.RootElement);
 
         (code, output, error) = await RunAsync("dht", "providers", DhtCommand.ProviderKey("some model block").ToString(), "--initial-peers", Peer(2), "--json");
         Assert.True(code == 0, error);
@@ -54,6 +56,7 @@ public sealed class DhtCommandTests : IAsyncLifetime
         var found = Assert.Single(providers.RootElement.GetProperty("providers").EnumerateArray());
         Assert.StartsWith("12D3KooW", found.GetProperty("peerId").GetString());
         Assert.Contains(found.GetProperty("addrs").EnumerateArray(), a => a.GetString()!.StartsWith("/ip4/127.0.0.1/tcp/", StringComparison.Ordinal));
+        AssertLookupEnd(providers.RootElement);
 
         (code, output, _) = await RunAsync("dht", "providers", "nobody has this", "--initial-peers", Peer(1));
         Assert.Equal(1, code);
@@ -119,5 +122,13 @@ public sealed class DhtCommandTests : IAsyncLifetime
         var error = new StringWriter();
         var code = await P2PSwarmCommandLine.Build(new CliConsole(output, error)).Parse(args).InvokeAsync();
         return (code, output.ToString(), error.ToString());
+    }
+
+    /// <summary>The JSON says why the lookup stopped (a <see cref="KadLookupEnd"/> in camelCase) and how many requests it abandoned.</summary>
+    private static void AssertLookupEnd(JsonElement json)
+    {
+        string end = json.GetProperty("end").GetString()!;
+        Assert.True(char.IsLower(end[0]) && Enum.TryParse<KadLookupEnd>(end, ignoreCase: true, out _), end);
+        Assert.True(json.GetProperty("abandoned").GetInt32() >= 0);
     }
 }
