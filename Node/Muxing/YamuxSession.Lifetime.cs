@@ -25,6 +25,7 @@ public sealed partial class YamuxSession
         }
         finally
         {
+            await _connection.Input.CompleteAsync();
             TearDown();
         }
     }

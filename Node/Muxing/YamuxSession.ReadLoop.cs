@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
+using System.IO.Pipelines;
 
 namespace P2PSwarm.Node.Muxing;
 
@@ -18,6 +19,11 @@ public sealed partial class YamuxSession
                 var result = await input.ReadAsync();
                 if (result.IsCanceled)
                 {
+                    if (Volatile.Read(ref _writerLostPeer) is { } lost)
+                    {
+                        ReadPeersLastFrames(input, result, lost);
+                    }
+
                     break;
                 }
 
@@ -58,12 +64,32 @@ public sealed partial class YamuxSession
             error = exception;
             goAway = YamuxGoAway.InternalError;
         }
+
+        // The connection's input is completed by RunAsync once the writer has ended: stopping to read before our
+        // GoAway and FIN are out would make the peer's next write fail as if we had vanished.
+        Terminate(error, goAway, wakeReader: false);
+    }
+
+    /// <summary>
+    /// The writer found the peer no longer reading. If the peer closed cleanly, its GoAway and FIN are already here:
+    /// read them, and when the connection ends at a frame boundary the session ends without that error.
+    /// </summary>
+    private void ReadPeersLastFrames(PipeReader input, ReadResult result, Exception lost)
+    {
+        var buffer = result.Buffer;
+        try
+        {
+            ProcessFrames(ref buffer);
+        }
         finally
         {
-            await input.CompleteAsync();
+            input.AdvanceTo(buffer.Start, buffer.End);
         }
 
-        Terminate(error, goAway, wakeReader: false);
+        if (result.IsCompleted && buffer.IsEmpty && _dataRemaining == 0)
+        {
+            Interlocked.CompareExchange(ref _terminalError, null, lost);
+        }
     }
 
     private void ProcessFrames(ref ReadOnlySequence<byte> buffer)

@@ -169,9 +169,17 @@ public sealed partial class YamuxSession
                     }
 
                     _flushWaiters.Clear();
-                    if (flush.IsCanceled || flush.IsCompleted)
+                    if (flush.IsCompleted)
                     {
-                        EndWriter(flush.IsCompleted ? new YamuxSessionClosedException("The peer stopped reading the connection.") : null);
+                        var lost = new YamuxSessionClosedException("The peer stopped reading the connection.");
+                        Volatile.Write(ref _writerLostPeer, lost);
+                        EndWriter(lost);
+                        return;
+                    }
+
+                    if (flush.IsCanceled)
+                    {
+                        EndWriter(null);
                         return;
                     }
 

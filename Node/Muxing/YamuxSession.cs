@@ -60,6 +60,9 @@ public sealed partial class YamuxSession : IAsyncDisposable
     private bool _closeRequested;
     private long _roundTripTimestampTicks;
     private Exception? _terminalError;
+
+    // Set by the writer when the peer stopped reading; the reader then judges whether the peer closed cleanly.
+    private Exception? _writerLostPeer;
     private Task? _lifetime;
 
     // Reader loop only: the data frame whose payload is still arriving.

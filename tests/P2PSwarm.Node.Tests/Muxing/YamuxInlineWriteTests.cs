@@ -210,6 +210,51 @@ public sealed class YamuxInlineWriteTests
         }
     }
 
+    [Fact]
+    public async Task A_peer_that_stops_reading_without_closing_ends_the_session_with_an_error()
+    {
+        var pair = new DuplexPipePair();
+        await using var session = new YamuxSession(pair.B, isInitiator: true, Quiet);
+        session.Start();
+        var stream = await session.OpenStreamAsync(CancellationToken.None);
+        await pair.A.Input.CompleteAsync();
+
+        try
+        {
+            await stream.Output.WriteAsync(new byte[10]);
+        }
+        catch (YamuxSessionClosedException)
+        {
+            // The session may already have ended from the SYN's flush.
+        }
+
+        var error = await Assert.ThrowsAsync<YamuxSessionClosedException>(() => session.Completion.WaitAsync(HangGuard));
+        Assert.Contains("stopped reading", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_peer_that_sends_GoAway_closes_and_stops_reading_ends_the_session_cleanly()
+    {
+        for (var round = 0; round < 50; round++)
+        {
+            var pair = new DuplexPipePair();
+            var peer = new RawYamuxPeer(pair.A);
+            await using var session = new YamuxSession(pair.B, isInitiator: true, Quiet);
+            session.Start();
+            var stream = await session.OpenStreamAsync(CancellationToken.None);
+            await peer.ReceiveUntilAsync(h => (h.Flags & YamuxFlags.Syn) != 0);
+
+            // Our write and the peer's close race: whichever the session sees first, the close was clean.
+            var write = Task.Run(async () => await stream.Output.WriteAsync(new byte[10]));
+            await peer.SendAsync(new YamuxHeader(YamuxFrameType.GoAway, YamuxFlags.None, 0, (uint)YamuxGoAway.Normal));
+            await pair.A.Output.CompleteAsync();
+            await pair.A.Input.CompleteAsync();
+
+            await session.Completion.WaitAsync(HangGuard);
+            await Task.WhenAny(write).WaitAsync(HangGuard);
+        }
+    }
+
     private static async Task<(uint Id, byte[] Bytes)> ReadWithIdAsync(YamuxStream stream) => (stream.Id, await ReadToEndAsync(stream.Input));
 
     /// <summary>The session's connection, noting which thread flushes it.</summary>
