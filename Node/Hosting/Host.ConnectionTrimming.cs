@@ -69,10 +69,17 @@ public sealed partial class Host
     /// <summary>
     /// When more than the high watermark of connections are open, closes idle ones (no open stream, past the grace
     /// period, peer not protected), least recently active first, until the low watermark remain or none is left to
-    /// close. Returns how many it closed; 0 at once when a trim is already running.
+    /// close. Returns how many it closed; 0 at once when another trim is choosing connections at that moment.
     /// </summary>
+    /// <remarks>
+    /// Only the choice is exclusive. A close waits for the peer's FIN (up to <see cref="HostOptions.CloseGracePeriod"/>),
+    /// and holding the trim for that long would make every trim meanwhile a no-op; chosen connections are marked
+    /// (<see cref="Connection.TryMarkTrimmed"/>) so a concurrent trim does not count them again.
+    /// </remarks>
     internal async Task<int> TrimConnectionsAsync()
     {
+        List<Connection> idle;
+        string reason;
         if (Interlocked.Exchange(ref _trimming, 1) != 0)
         {
             return 0;
@@ -80,16 +87,17 @@ public sealed partial class Host
 
         try
         {
-            var open = Connections.Where(c => !c.IsClosed).ToList();
+            var open = Connections.Where(c => !c.IsClosed && !c.IsTrimmed).ToList();
             if (open.Count <= Options.ConnectionHighWatermark)
             {
                 return 0;
             }
 
-            var idle = open
+            idle = open
                 .Where(c => c.OpenStreamCount == 0 && Stopwatch.GetElapsedTime(c.OpenedAt) >= Options.ConnectionGracePeriod && !IsProtected(c.RemotePeerId))
                 .OrderBy(c => c.LastActivity)
                 .Take(open.Count - Options.ConnectionLowWatermark)
+                .Where(c => c.TryMarkTrimmed())
                 .ToList();
             if (idle.Count == 0)
             {
@@ -98,24 +106,26 @@ public sealed partial class Host
             }
 
             HostLog.Trimming(_logger, open.Count, Options.ConnectionHighWatermark, idle.Count, Options.ConnectionLowWatermark);
-            var reason = $"trimmed: idle while {open.Count} connections were open (high watermark {Options.ConnectionHighWatermark})";
-            var closed = await Task.WhenAll(idle.Select(async connection =>
-            {
-                // A stream may have opened since the connection was picked; it keeps the connection.
-                if (connection.OpenStreamCount != 0)
-                {
-                    return false;
-                }
-
-                await connection.CloseAsync(reason);
-                return true;
-            }));
-            return closed.Count(c => c);
+            reason = $"trimmed: idle while {open.Count} connections were open (high watermark {Options.ConnectionHighWatermark})";
         }
         finally
         {
             Volatile.Write(ref _trimming, 0);
         }
+
+        var closed = await Task.WhenAll(idle.Select(async connection =>
+        {
+            // A stream may have opened since the connection was picked; it keeps the connection.
+            if (connection.OpenStreamCount != 0)
+            {
+                connection.ClearTrimmed();
+                return false;
+            }
+
+            await connection.CloseAsync(reason);
+            return true;
+        }));
+        return closed.Count(c => c);
     }
 
     private void TrimIfOverHighWatermark()
