@@ -27,7 +27,8 @@ for span in 0-3 3-6 6-8; do
   peers+=(--initial-peers "$(grep -m1 '^/ip4/127.0.0.1' "$work/serve-$span.log")")
 done
 
-ms_per_token() { python3 -c 'import json,sys; print(json.load(sys.stdin)["ms_per_token"])'; }
+# Prints ms_per_token and appends the generation's token ids to $work/token-ids (checked for equality at the end).
+ms_per_token() { python3 -c 'import json,sys; j=json.load(sys.stdin); open(sys.argv[1],"a").write(" ".join(map(str,j["token_ids"]))+"\n"); print(j["ms_per_token"])' "$work/token-ids"; }
 generate=("$p2pswarm" generate --model "$work/tiny" --prompt "The quick brown fox" --max-tokens 64 --json)
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "round | local ms/token | push ms/token | overhead/hop | no-push ms/token | overhead/hop"
@@ -49,3 +50,9 @@ print(f"overhead per hop, median over {len(rows)} rounds: push {statistics.media
       f"({sum(x <= 0.5 for x in push)}/{len(rows)} rounds <= 0.5), no push {statistics.median(nopush):.2f} ms "
       f"({sum(x <= 0.5 for x in nopush)}/{len(rows)} rounds <= 0.5)")
 PY
+generations=$(wc -l < "$work/token-ids")
+if [ "$(sort -u "$work/token-ids" | wc -l)" -eq 1 ]; then
+  echo "token ids equal in all $generations generations (local, push, no push)"
+else
+  echo "token ids DIFFER between generations:" >&2; sort "$work/token-ids" | uniq -c >&2; exit 1
+fi
