@@ -26,12 +26,12 @@ public sealed record KademliaLookupOptions
     public bool FollowUpGetValue { get; init; } = true;
 
     /// <summary>
-    /// Whether a GET_PROVIDERS that ends by the β rule short of the wanted count then asks the rest of the k closest.
-    /// go does, but go hands providers to its caller as they arrive, so the caller does not wait for the follow-up;
-    /// ours returns once, so following up would make every caller wait out the hung peers among the k closest. Off by
-    /// default: providers announce to the k closest, so the β closest hold them unless all β joined after the announcement.
+    /// Whether a GET_PROVIDERS that ends by the β rule short of the wanted count then asks the rest of the k closest, all
+    /// at once (go's follow-up). On by default: the β closest need not hold a provider's record, because the provider's
+    /// own lookup at announce time may not have found the true k closest; at 200 real hosts with 60 stopped, 2 of 100
+    /// lookups without the follow-up missed a provider that the others found. Off trades that for latency past hung peers.
     /// </summary>
-    public bool FollowUpGetProviders { get; init; }
+    public bool FollowUpGetProviders { get; init; } = true;
 
     /// <summary>Hard cap on peers queried by one lookup, so a swarm of fake "closer" peers cannot keep it running.</summary>
     public int MaxQueries { get; init; } = 256;

@@ -63,7 +63,7 @@ public sealed class KademliaLookupTerminationTests
     [Fact]
     public async Task Reads_without_follow_up_end_by_the_beta_rule_with_the_records_of_the_closest()
     {
-        var options = KademliaLookupOptions.Default with { FollowUpGetValue = false };
+        var options = KademliaLookupOptions.Default with { FollowUpGetValue = false, FollowUpGetProviders = false };
         using IdentityKey publisher = IdentityKey.Generate();
         byte[] recordKey = P2PSwarmRecordValidator.KeyFor(publisher.PeerId, "info");
         Keyspace values = Build(options, recordKey);

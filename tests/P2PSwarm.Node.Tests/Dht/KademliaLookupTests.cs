@@ -101,8 +101,8 @@ public sealed class KademliaLookupTests(ITestOutputHelper output)
         (string Name, KademliaLookupOptions Options)[] rules =
         [
             ("β = k", KademliaLookupOptions.Default with { Beta = 20 }),
-            ("β = 3", KademliaLookupOptions.Default),
-            ("β = 3, follow-up", KademliaLookupOptions.Default with { FollowUpGetProviders = true }),
+            ("β = 3, no follow-up", KademliaLookupOptions.Default with { FollowUpGetProviders = false }),
+            ("β = 3, follow-up (default)", KademliaLookupOptions.Default),
         ];
         foreach (string phase in new[] { "honest", "30% dead" })
         {
