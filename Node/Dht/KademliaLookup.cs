@@ -10,8 +10,8 @@ namespace P2PSwarm.Node.Dht;
 /// The iterative Kademlia lookup: start from the closest peers in the routing table, keep α requests in flight
 /// to the closest peers not yet asked, merge the closer peers they name, and stop asking when the β closest peers
 /// known (leaving out failed ones) have all answered, or a GET_VALUE / GET_PROVIDERS goal is met. Requests still in
-/// flight then are cancelled, not waited for. A lookup that needs the k closest (puts, and by default a GET_VALUE short
-/// of its quorum) then follows up: it asks the rest of the k closest all at once and ends when the k closest have
+/// flight then are cancelled, not waited for. A lookup that needs the k closest (puts, and by default a GET_VALUE or
+/// GET_PROVIDERS short of its goal) then follows up: it asks the rest of the k closest all at once and ends when the k closest have
 /// answered (go-libp2p-kad-dht's <c>runLookupWithFollowup</c>). A failing peer is a value: it leaves the candidate set and the lookup goes on.
 /// Responders enter the routing table; a full bucket is left to the caller's liveness check, since the lookup must
 /// not block on pings.
@@ -74,8 +74,8 @@ public sealed class KademliaLookup
 
     /// <summary>
     /// GET_PROVIDERS for a content multihash: stops once <paramref name="wanted"/> distinct providers are known,
-    /// otherwise by the β rule (and, with <see cref="KademliaLookupOptions.FollowUpGetProviders"/>, after asking the
-    /// rest of the k closest).
+    /// otherwise by the β rule and (with <see cref="KademliaLookupOptions.FollowUpGetProviders"/>, the default) after
+    /// asking the rest of the k closest.
     /// </summary>
     public async Task<ProvidersResult> GetProvidersAsync(ReadOnlyMemory<byte> multihash, int wanted, CancellationToken cancellationToken)
     {

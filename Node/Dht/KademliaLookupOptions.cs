@@ -36,6 +36,9 @@ public sealed record KademliaLookupOptions
     /// <summary>Hard cap on peers queried by one lookup, so a swarm of fake "closer" peers cannot keep it running.</summary>
     public int MaxQueries { get; init; } = 256;
 
-    /// <summary>Whether a peer that failed with <see cref="KadRpcFailure.Unreachable"/> or a protocol error is dropped from the routing table.</summary>
+    /// <summary>
+    /// Whether a peer that failed with <see cref="KadRpcFailure.Unreachable"/> or a protocol error is dropped from the routing
+    /// table; one that timed out too when the lookup has a <see cref="KadPeerBackoff"/> (without one identify would re-admit it).
+    /// </summary>
     public bool RemoveFailedPeers { get; init; } = true;
 }

@@ -71,7 +71,7 @@ public sealed record DhtServiceOptions
 
     /// <summary>
     /// GET_PROVIDERS ends once this many distinct providers are known; short of it (the usual case: few servers
-    /// provide a key), once the β closest peers have answered (<see cref="KademliaLookupOptions.Beta"/>).
+    /// provide a key), by the β rule and a follow-up to the k closest (<see cref="KademliaLookupOptions.FollowUpGetProviders"/>).
     /// </summary>
     public int WantedProviders { get; init; } = 20;
 
