@@ -130,6 +130,47 @@ public sealed class KademliaLookupTerminationTests
         Assert.Equal(space.Farther.Select(n => n.Id).Order(), got.PeersToCorrect.Order());
     }
 
+    [Fact]
+    public async Task A_get_providers_short_of_its_wanted_count_follows_up_by_default()
+    {
+        byte[] content = Cid.FromRawSha256("provided block"u8.ToArray()).Multihash.ToBytes();
+        Keyspace space = Build(KademliaLookupOptions.Default, content);
+        PeerId provider = TestPeers.Take(1, offset: 1999)[0];
+        foreach (SimulatedKadNode holder in space.Holders)
+        {
+            holder.Providers.Add(content, provider, [new byte[] { 0x04, 127, 0, 0, 1, 0x06, 0x10, 0x00 }], DateTimeOffset.UtcNow);
+        }
+
+        ProvidersResult found = await space.Asker.Lookup.GetProvidersAsync(content, wanted: 20, CancellationToken.None);
+
+        Assert.Equal(provider, Assert.Single(found.Providers).Peer);
+        Assert.Equal(KadLookupEnd.FollowedUp, found.Stats.End);
+        Assert.Equal(Hung, space.Network.HungTimeoutsWaitedOut);
+    }
+
+    [Fact]
+    public async Task A_timed_out_peer_is_backed_off_out_of_the_table_and_later_lookups_but_an_abandoned_request_is_not()
+    {
+        Keyspace space = Build(KademliaLookupOptions.Default, Encoding.UTF8.GetBytes("backoff target"));
+        var backoff = new KadPeerBackoff(TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(30));
+        var lookup = new KademliaLookup(space.Asker, space.Asker.Table, KademliaLookupOptions.Default, backoff: backoff);
+
+        ClosestPeersResult located = await lookup.FindClosestPeersAsync(space.Key, ClosestPeersExtent.Beta, CancellationToken.None);
+        Assert.Equal(2, located.Stats.AbandonedRequests);
+        Assert.Equal(0, backoff.Count);
+
+        ClosestPeersResult first = await lookup.FindClosestPeersAsync(space.Key, CancellationToken.None);
+        Assert.Equal(Hung, first.Stats.FailedPeers);
+        Assert.Equal(Hung, backoff.Count);
+        Assert.All(space.HungPeers, h => Assert.False(space.Asker.Table.Contains(h.Id), "a timed-out peer stayed in the routing table"));
+
+        // The honest peers still name the hung ones as closer peers; they are skipped, not asked again.
+        ClosestPeersResult second = await lookup.FindClosestPeersAsync(space.Key, CancellationToken.None);
+        Assert.Equal(0, second.Stats.FailedPeers);
+        Assert.Equal(Hung, space.Network.HungTimeoutsWaitedOut);
+        Assert.Equal(first.ClosestPeers, second.ClosestPeers);
+    }
+
     /// <summary>The keyspace around <paramref name="key"/>: see the class summary.</summary>
     private static Keyspace Build(KademliaLookupOptions options, byte[] key, bool hungAmongClosest = false)
     {
