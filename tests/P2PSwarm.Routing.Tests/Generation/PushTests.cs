@@ -103,13 +103,7 @@ public sealed class PushTests(TinySwarmModel model) : IClassFixture<TinySwarmMod
             await dying.Host.StopAsync();
         });
 
-        SwarmGenerationResult result = await swarm.GenerateAsync(Prompt, Greedy, null, (step, _) =>
-        {
-            if (step == 0)
-            {
-                directory.Add(spare.Address);
-            }
-        }, new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
+        SwarmGenerationResult result = await GenerateWithLateSpareAsync(swarm, directory, spare, new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
         await kill;
 
         Assert.Equal(Local(Greedy).TokenIds, result.Result.TokenIds);
@@ -128,13 +122,7 @@ public sealed class PushTests(TinySwarmModel model) : IClassFixture<TinySwarmMod
         using var swarm = SwarmGenerator.Open(model.ModelDirectory, client, directory);
 
         // The spare becomes known once the route (liar -> b) is running, so it can only be the replacement.
-        SwarmGenerationResult result = await swarm.GenerateAsync(Prompt, Greedy, null, (step, _) =>
-        {
-            if (step == 0)
-            {
-                directory.Add(spare.Address);
-            }
-        }, Timeout());
+        SwarmGenerationResult result = await GenerateWithLateSpareAsync(swarm, directory, spare, Timeout());
 
         // The liar was on the route, signed the output it pushed to b; b's receipt showed it; the client never used b's output of the lie.
         Assert.Equal(1, liar.LiesTold);
@@ -155,13 +143,7 @@ public sealed class PushTests(TinySwarmModel model) : IClassFixture<TinySwarmMod
         var directory = new SwarmDirectory(client, [forger.Address, b.Address]);
         using var swarm = SwarmGenerator.Open(model.ModelDirectory, client, directory, new SwarmGeneratorOptions { Push = false });
 
-        SwarmGenerationResult result = await swarm.GenerateAsync(Prompt, Greedy, null, (step, _) =>
-        {
-            if (step == 0)
-            {
-                directory.Add(spare.Address);
-            }
-        }, Timeout());
+        SwarmGenerationResult result = await GenerateWithLateSpareAsync(swarm, directory, spare, Timeout());
 
         Assert.Equal(1, forger.Forgeries);
         Assert.Equal(Local(Greedy).TokenIds, result.Result.TokenIds);
@@ -179,13 +161,7 @@ public sealed class PushTests(TinySwarmModel model) : IClassFixture<TinySwarmMod
         var directory = new SwarmDirectory(client, [a.Address, forger.Address]);
         using var swarm = SwarmGenerator.Open(model.ModelDirectory, client, directory, new SwarmGeneratorOptions { Push = false });
 
-        SwarmGenerationResult result = await swarm.GenerateAsync(Prompt, Greedy, null, (step, _) =>
-        {
-            if (step == 0)
-            {
-                directory.Add(spare.Address);
-            }
-        }, Timeout());
+        SwarmGenerationResult result = await GenerateWithLateSpareAsync(swarm, directory, spare, Timeout());
 
         Assert.Equal(1, forger.Forgeries);
         Assert.Equal(Local(Greedy).TokenIds, result.Result.TokenIds);
@@ -263,6 +239,16 @@ public sealed class PushTests(TinySwarmModel model) : IClassFixture<TinySwarmMod
         sessionKey.SignStep(redo);
         Assert.NotNull((await ExchangeAsync(session, new InferenceMessage { Step = redo })).StepResult);
     }
+
+    /// <summary>Generates <see cref="Greedy"/>; <paramref name="spare"/> becomes known once the route is running (after step 0), so it can only be a replacement.</summary>
+    private static Task<SwarmGenerationResult> GenerateWithLateSpareAsync(SwarmGenerator swarm, SwarmDirectory directory, RunningServer spare, CancellationToken cancellationToken) =>
+        swarm.GenerateAsync(Prompt, Greedy, null, (step, _) =>
+        {
+            if (step == 0)
+            {
+                directory.Add(spare.Address);
+            }
+        }, cancellationToken);
 
     private static Step AwaitingStep(SessionTicket ticket, SessionKey key, uint stepIndex, int tokens, int start)
     {
