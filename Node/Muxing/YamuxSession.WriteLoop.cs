@@ -30,19 +30,9 @@ public sealed partial class YamuxSession
     /// </summary>
     internal ValueTask<FlushResult> WriteInlineAsync(ValueTask<FlushResult> pipeFlush)
     {
-        if (Interlocked.CompareExchange(ref _writerState, WriterBusy, WriterIdle) != WriterIdle)
-        {
-            return pipeFlush;
-        }
-
-        var drain = DrainAsync(InlineBudgetBytes);
-        if (drain.IsCompletedSuccessfully)
-        {
-            drain.GetAwaiter().GetResult();
-            return pipeFlush;
-        }
-
-        return AwaitDrainAsync(drain, pipeFlush);
+        return Interlocked.CompareExchange(ref _writerState, WriterBusy, WriterIdle) == WriterIdle
+            ? DrainThenAsync(pipeFlush, pending: 0)
+            : pipeFlush;
     }
 
     /// <summary>
@@ -63,11 +53,7 @@ public sealed partial class YamuxSession
         try
         {
             var output = _connection.Output;
-            while (written < FlushThresholdBytes && _outbound.TryDequeue(out var item))
-            {
-                written += Write(output, item);
-            }
-
+            written = WriteQueued(output, 0);
             if (written < FlushThresholdBytes && _outbound.IsEmpty && Volatile.Read(ref _terminating) == 0 && stream.IsOutboundPipeEmpty())
             {
                 var direct = source.Span[..(int)Math.Min(source.Length, FlushThresholdBytes - written)];
@@ -83,12 +69,16 @@ public sealed partial class YamuxSession
         var pipeFlush = sent == source.Length
             ? new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: false))
             : stream.BufferForWriterAsync(pipe.WriteAsync(source[sent..], cancellationToken));
-        if (Volatile.Read(ref _writerState) == WriterEnded)
-        {
-            return pipeFlush;
-        }
+        return Volatile.Read(ref _writerState) == WriterEnded ? pipeFlush : DrainThenAsync(pipeFlush, written);
+    }
 
-        var drain = DrainAsync(InlineBudgetBytes, written);
+    /// <summary>
+    /// Application thread holding the writer: sends what is queued on top of <paramref name="pending"/> unflushed bytes
+    /// (see <see cref="DrainAsync"/>), then returns the stream pipe's <paramref name="pipeFlush"/>.
+    /// </summary>
+    private ValueTask<FlushResult> DrainThenAsync(ValueTask<FlushResult> pipeFlush, long pending)
+    {
+        var drain = DrainAsync(InlineBudgetBytes, pending);
         if (drain.IsCompletedSuccessfully)
         {
             drain.GetAwaiter().GetResult();
@@ -153,12 +143,8 @@ public sealed partial class YamuxSession
         {
             while (true)
             {
-                var written = pending;
+                var written = WriteQueued(output, pending);
                 pending = 0;
-                while (written < FlushThresholdBytes && _outbound.TryDequeue(out var item))
-                {
-                    written += Write(output, item);
-                }
 
                 if (written > 0)
                 {
@@ -232,6 +218,18 @@ public sealed partial class YamuxSession
             _writerEnded.TrySetResult();
             Terminate(error, goAway: null);
         }
+    }
+
+    /// <summary>Holder of the writer: writes queued frames until the queue is empty or a flush's worth is written.</summary>
+    /// <returns><paramref name="written"/> plus the bytes this call wrote.</returns>
+    private long WriteQueued(PipeWriter output, long written)
+    {
+        while (written < FlushThresholdBytes && _outbound.TryDequeue(out var item))
+        {
+            written += Write(output, item);
+        }
+
+        return written;
     }
 
     private long Write(PipeWriter output, OutboundItem item)

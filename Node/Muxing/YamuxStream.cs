@@ -128,12 +128,7 @@ public sealed class YamuxStream : IDuplexPipe, IAsyncDisposable
     /// </summary>
     internal ValueTask<FlushResult> SendAsync(ValueTask<FlushResult> pipeFlush)
     {
-        if (Interlocked.Exchange(ref _queuedForWriter, 1) == 0)
-        {
-            _session.QueueForInlineWrite(this);
-        }
-
-        return _session.WriteInlineAsync(pipeFlush);
+        return _session.WriteInlineAsync(BufferForWriterAsync(pipeFlush));
     }
 
     internal void ThrowIfCannotSend()
@@ -204,7 +199,10 @@ public sealed class YamuxStream : IDuplexPipe, IAsyncDisposable
         return sent;
     }
 
-    /// <summary>Holder of the session's writer: after bytes went into the outbound pipe, makes sure the writer frames them.</summary>
+    /// <summary>
+    /// After bytes went into the outbound pipe: queues the stream (once) without waking the writer loop, so the caller
+    /// either holds the writer or found it busy, and its holder sees the queue when it releases.
+    /// </summary>
     internal ValueTask<FlushResult> BufferForWriterAsync(ValueTask<FlushResult> pipeWrite)
     {
         if (Interlocked.Exchange(ref _queuedForWriter, 1) == 0)
