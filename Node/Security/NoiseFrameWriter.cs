@@ -271,11 +271,7 @@ internal sealed class NoiseFrameWriter(SecureChannel channel, PipeWriter raw, No
             return; // Nothing written: the raw memory is simply not advanced.
         }
 
-        var messageLength = length + NoiseCipherState.TagLength;
-        var message = frame.Slice(NoiseFrame.LengthPrefixSize, messageLength);
-        send.EncryptWithAd(ReadOnlySpan<byte>.Empty, message[..length], message);
-        NoiseFrame.WriteLengthPrefix(frame, messageLength);
-        raw.Advance(NoiseFrame.LengthPrefixSize + messageLength);
+        SealInto(frame, frame.Slice(NoiseFrame.LengthPrefixSize, length));
     }
 
     private void SealFrom(ReadOnlySpan<byte> plaintext)
@@ -283,13 +279,21 @@ internal sealed class NoiseFrameWriter(SecureChannel channel, PipeWriter raw, No
         while (!plaintext.IsEmpty)
         {
             var length = Math.Min(plaintext.Length, NoiseFrame.MaxPlaintextLength);
-            var messageLength = length + NoiseCipherState.TagLength;
-            var frame = raw.GetSpan(NoiseFrame.LengthPrefixSize + messageLength);
-            send.EncryptWithAd(ReadOnlySpan<byte>.Empty, plaintext[..length], frame.Slice(NoiseFrame.LengthPrefixSize, messageLength));
-            NoiseFrame.WriteLengthPrefix(frame, messageLength);
-            raw.Advance(NoiseFrame.LengthPrefixSize + messageLength);
+            SealInto(raw.GetSpan(NoiseFrame.LengthPrefixSize + length + NoiseCipherState.TagLength), plaintext[..length]);
             plaintext = plaintext[length..];
         }
+    }
+
+    /// <summary>
+    /// Encrypts <paramref name="plaintext"/> into <paramref name="frame"/> after its length prefix (in place when it
+    /// already sits there), writes the prefix and commits the frame to the raw output.
+    /// </summary>
+    private void SealInto(Span<byte> frame, ReadOnlySpan<byte> plaintext)
+    {
+        var messageLength = plaintext.Length + NoiseCipherState.TagLength;
+        send.EncryptWithAd(ReadOnlySpan<byte>.Empty, plaintext, frame.Slice(NoiseFrame.LengthPrefixSize, messageLength));
+        NoiseFrame.WriteLengthPrefix(frame, messageLength);
+        raw.Advance(NoiseFrame.LengthPrefixSize + messageLength);
     }
 
     private NoiseException FailFromTransport(Exception exception)
