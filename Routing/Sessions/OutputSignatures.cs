@@ -109,16 +109,13 @@ public static class OutputSignatures
     public static bool VerifyPush(PeerId sender, SessionId sessionId, PushedOutput pushed)
     {
         ArgumentNullException.ThrowIfNull(sender);
-        return sender.TryGetPublicKey(out PublicKey? key) && VerifyPush(key, sessionId, pushed);
+        return sender.TryGetPublicKey(out PublicKey? key) && VerifyPush(key, sessionId, pushed, stackalloc byte[TensorCodec.DigestLength]);
     }
 
-    /// <summary><see cref="VerifyPush(PeerId, SessionId, PushedOutput)"/> with the sender's key already read from its peer id.</summary>
-    public static bool VerifyPush(PublicKey sender, SessionId sessionId, PushedOutput pushed) =>
-        VerifyPush(sender, sessionId, pushed, stackalloc byte[TensorCodec.DigestLength]);
-
     /// <summary>
-    /// <see cref="VerifyPush(PublicKey, SessionId, PushedOutput)"/> that leaves the SHA-256 of the pushed data in
-    /// <paramref name="digest"/> (<see cref="TensorCodec.DigestLength"/> bytes), so the receiver hashes it once.
+    /// <see cref="VerifyPush(PeerId, SessionId, PushedOutput)"/> with the sender's key already read from its peer id,
+    /// leaving the SHA-256 of the pushed data in <paramref name="digest"/> (<see cref="TensorCodec.DigestLength"/>
+    /// bytes), so the receiver hashes it once.
     /// </summary>
     public static bool VerifyPush(PublicKey sender, SessionId sessionId, PushedOutput pushed, Span<byte> digest)
     {
