@@ -24,9 +24,7 @@ procs = []
 def stat(pid):
     s = open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()
     cpu = (int(s[11]) + int(s[12])) / HZ
-    st = open(f'/proc/{pid}/status').read()
-    v = int(re.search(r'voluntary_ctxt_switches:\s+(\d+)', st).group(1)); n = int(re.search(r'nonvoluntary_ctxt_switches:\s+(\d+)', st).group(1))
-    # threads' ctx switches: sum over tasks
+    # context switches of all the process's threads (the process's own status counts only its main thread)
     vs = ns = 0
     for t in os.listdir(f'/proc/{pid}/task'):
         try:
@@ -86,7 +84,6 @@ try:
     print('token ids equal across all runs:', len(set().union(*ids.values())) == 1)
     print('\nmedians:')
     for label, _ in builds:
-        loc = statistics.median(x['ms'] for x in results.get((label, 'local'), [{'ms': float('nan')}]))
         for mode in ['local', 'push', 'nopush']:
             rows = results.get((label, mode), [])
             if not rows: continue
