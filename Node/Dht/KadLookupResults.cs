@@ -31,7 +31,7 @@ public enum KadLookupEnd
 /// </param>
 /// <param name="End">Why the lookup stopped.</param>
 /// <param name="AbandonedRequests">Requests still in flight when it stopped: cancelled, never waited for.</param>
-public readonly record struct KadLookupStats(int QueriedPeers, int FailedPeers, int Hops, KadLookupEnd End = KadLookupEnd.Exhausted, int AbandonedRequests = 0);
+public readonly record struct KadLookupStats(int QueriedPeers, int FailedPeers, int Hops, KadLookupEnd End, int AbandonedRequests);
 
 /// <summary>The closest peers that answered (up to k), closest first.</summary>
 public sealed record ClosestPeersResult(IReadOnlyList<PeerId> ClosestPeers, KadLookupStats Stats);

@@ -242,7 +242,7 @@ public sealed class KademliaLookup
                 answered.State = CandidateState.Answered;
                 _backoff?.Clear(answered.Peer);
                 _table.TryAdd(answered.Peer, now);
-                MergeCloserPeers(candidates, answered, message);
+                MergeCloserPeers(candidates, answered, message, now);
                 if (onResponse(answered.Peer, message, now))
                 {
                     end = KadLookupEnd.GoalReached;
@@ -271,11 +271,10 @@ public sealed class KademliaLookup
         return new LookupRun(closest.Select(c => c.Peer).ToArray(), stats);
     }
 
-    private void MergeCloserPeers(LookupCandidates candidates, LookupCandidate from, KadMessage message)
+    private void MergeCloserPeers(LookupCandidates candidates, LookupCandidate from, KadMessage message, DateTimeOffset now)
     {
         int accepted = 0;
         int ignored = 0;
-        DateTimeOffset now = _time.GetUtcNow();
         foreach (KadPeer peer in message.CloserPeers)
         {
             // At most k names per response: an honest peer sends k, and anything more is only work for us.
