@@ -32,27 +32,7 @@ public sealed class TcpConnectionListener : IAsyncDisposable
 
     internal static TcpConnectionListener Bind(IPEndPoint endPoint, DescriptorBudget budget, ILogger logger)
     {
-        if (!budget.TryAcquire())
-        {
-            throw DescriptorLimitException.AtBudget(budget);
-        }
-
-        Socket socket;
-        try
-        {
-            socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        }
-        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.TooManyOpenSockets)
-        {
-            budget.Release();
-            throw DescriptorLimitException.FromSystem(budget, ex);
-        }
-        catch
-        {
-            budget.Release();
-            throw;
-        }
-
+        var socket = TcpTransport.OpenCounted(endPoint.AddressFamily, budget);
         try
         {
             if (endPoint.AddressFamily == AddressFamily.InterNetworkV6)

@@ -32,28 +32,14 @@ public static class TcpTransport
     {
         ArgumentNullException.ThrowIfNull(endPoint);
         logger ??= NullLogger.Instance;
-        if (!budget.TryAcquire())
-        {
-            var spent = DescriptorLimitException.AtBudget(budget);
-            TransportLog.DialFailed(logger, endPoint, spent.Message);
-            throw spent;
-        }
-
         Socket socket;
         try
         {
-            socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            socket = OpenCounted(endPoint.AddressFamily, budget);
         }
-        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.TooManyOpenSockets)
+        catch (DescriptorLimitException ex)
         {
-            budget.Release();
-            var error = DescriptorLimitException.FromSystem(budget, ex);
-            TransportLog.DialFailed(logger, endPoint, error.Message);
-            throw error;
-        }
-        catch
-        {
-            budget.Release();
+            TransportLog.DialFailed(logger, endPoint, ex.Message);
             throw;
         }
 
@@ -79,6 +65,31 @@ public static class TcpTransport
         }
 
         return StartCounted(socket, budget, logger);
+    }
+
+    /// <summary>A new TCP socket holding one share of <paramref name="budget"/>; on any failure the share is returned.</summary>
+    /// <exception cref="DescriptorLimitException">The budget is spent, or the system refused the socket (EMFILE).</exception>
+    internal static Socket OpenCounted(AddressFamily family, DescriptorBudget budget)
+    {
+        if (!budget.TryAcquire())
+        {
+            throw DescriptorLimitException.AtBudget(budget);
+        }
+
+        try
+        {
+            return new Socket(family, SocketType.Stream, ProtocolType.Tcp);
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.TooManyOpenSockets)
+        {
+            budget.Release();
+            throw DescriptorLimitException.FromSystem(budget, ex);
+        }
+        catch
+        {
+            budget.Release();
+            throw;
+        }
     }
 
     /// <summary>
