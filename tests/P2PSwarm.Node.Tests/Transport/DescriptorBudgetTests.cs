@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging.Abstractions;
 using P2PSwarm.Node.Tests.Hosting;
 using P2PSwarm.Node.Transport;
 
@@ -63,6 +65,30 @@ public sealed class DescriptorBudgetTests
         await WaitUntilAsync(() => budget.InUse == 0);
         await using var second = await TcpTransport.DialAsync(listener.LocalEndPoint, Generous, budget, null, CancellationToken.None);
         Assert.Equal(1, budget.InUse);
+    }
+
+    [Fact]
+    public async Task A_dial_or_bind_that_fails_returns_its_share()
+    {
+        var budget = new DescriptorBudget(1, 256);
+        await using var listener = TcpTransport.Listen(AnyLoopbackPort);
+        Assert.Throws<SocketException>(() => TcpTransport.Listen(listener.LocalEndPoint, budget, NullLogger.Instance));
+        Assert.Equal(0, budget.InUse);
+
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(
+            () => TcpTransport.DialAsync(listener.LocalEndPoint, Generous, budget, null, cancelled.Token));
+        Assert.Equal(0, budget.InUse);
+
+        var closedPort = listener.LocalEndPoint;
+        await listener.DisposeAsync();
+        for (var i = 0; i < 2; i++)
+        {
+            // With a share leaked by the first refusal, the second would fail as DescriptorLimitException instead.
+            await Assert.ThrowsAsync<SocketException>(() => TcpTransport.DialAsync(closedPort, Generous, budget, null, CancellationToken.None));
+            Assert.Equal(0, budget.InUse);
+        }
     }
 
     [Fact]
