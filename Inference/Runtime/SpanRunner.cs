@@ -35,7 +35,6 @@ public sealed class SpanRunner : IDisposable
         Config = config;
         Span = span;
         ModelPath = modelPath;
-        IntraOpThreads = intraOpThreads;
         if (intraOpThreads is null && !OrtRuntime.EnsureGlobalThreadPool())
         {
             RuntimeLog.NoGlobalThreadPool(_logger);
@@ -60,8 +59,6 @@ public sealed class SpanRunner : IDisposable
 
     public LlamaConfig Config { get; }
 
-    /// <summary>The session's own intra-op thread count, or null when its steps run on the process's global pool.</summary>
-    public int? IntraOpThreads { get; }
     public BlockSpan Span { get; }
     public string ModelPath { get; }
     public int HiddenSize => Config.HiddenSize;
