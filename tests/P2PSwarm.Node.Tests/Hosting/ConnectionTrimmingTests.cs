@@ -33,12 +33,12 @@ public sealed class ConnectionTrimmingTests
         var d = await hosts.StartAsync();
         var dial = await d.DialAsync(server.FullListenAddresses[0], CancellationToken.None);
         Assert.True(dial.Succeeded, dial.ToString());
-        await WaitUntilAsync(() => server.Connections.Count == 2, () => $"server still has {server.Connections.Count} connections");
+        await HostTests.WaitUntilAsync(() => server.Connections.Count == 2, () => $"server still has {server.Connections.Count} connections");
 
         Assert.Equal(
             new[] { a.PeerId, d.PeerId }.Order(),
             server.Connections.Select(connection => connection.RemotePeerId).Order());
-        await WaitUntilAsync(() => b.Connections.Count == 0 && c.Connections.Count == 0, () => "a trimmed peer still sees its connection");
+        await HostTests.WaitUntilAsync(() => b.Connections.Count == 0 && c.Connections.Count == 0, () => "a trimmed peer still sees its connection");
     }
 
     [Fact]
@@ -65,7 +65,7 @@ public sealed class ConnectionTrimmingTests
         await EchoOnceAsync(stream, 1);
         Assert.True((await guarded.DialAsync(server.FullListenAddresses[0], CancellationToken.None)).Succeeded);
         Assert.True((await idle.DialAsync(server.FullListenAddresses[0], CancellationToken.None)).Succeeded);
-        await WaitUntilAsync(() => OpenStreams(server, idle) == 0 && OpenStreams(server, guarded) == 0, () => "identify streams still open");
+        await HostTests.WaitUntilAsync(() => OpenStreams(server, idle) == 0 && OpenStreams(server, guarded) == 0, () => "identify streams still open");
 
         // Each connection that opened above also started a trim in the background; one may be choosing right now
         // (then this call returns 0) or may have given the idle connection back because identify had a stream open.
@@ -112,7 +112,7 @@ public sealed class ConnectionTrimmingTests
         await ConnectIdleAsync(hosts, brief);
         await ConnectIdleAsync(hosts, brief);
         // A tick may find only the older connection past its grace: then one trim leaves the other, at the high watermark.
-        await WaitUntilAsync(() => brief.Connections.Count < 2, () => $"{brief.Connections.Count} connections left after the grace period");
+        await HostTests.WaitUntilAsync(() => brief.Connections.Count < 2, () => $"{brief.Connections.Count} connections left after the grace period");
         Assert.True(clock.Elapsed >= grace, $"trimmed after {clock.Elapsed}, within the grace period");
     }
 
@@ -134,14 +134,14 @@ public sealed class ConnectionTrimmingTests
         var dial = await client.DialAsync(server.FullListenAddresses[0], CancellationToken.None);
         Assert.True(dial.Succeeded, dial.ToString());
         await dial.Connection!.Identified.WaitAsync(Generous);
-        await WaitUntilAsync(() => OpenStreams(server, client) == 0, () => "identify streams still open");
+        await HostTests.WaitUntilAsync(() => OpenStreams(server, client) == 0, () => "identify streams still open");
         return client;
     }
 
     private static int OpenStreams(Host server, Host client) => server.FindConnection(client.PeerId)?.OpenStreamCount ?? 0;
 
     private static Task WaitIdleAsync(Host server) =>
-        WaitUntilAsync(() => server.Connections.All(c => c.OpenStreamCount == 0), () => "streams still open");
+        HostTests.WaitUntilAsync(() => server.Connections.All(c => c.OpenStreamCount == 0), () => "streams still open");
 
     private static async Task EchoOnceAsync(HostStream stream, byte value)
     {
@@ -158,16 +158,6 @@ public sealed class ConnectionTrimmingTests
         {
             Assert.True(DateTime.UtcNow < deadline, failure());
             await host.TrimConnectionsAsync();
-            await Task.Delay(20);
-        }
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition, Func<string> failure)
-    {
-        var deadline = DateTime.UtcNow + Generous;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, failure());
             await Task.Delay(20);
         }
     }

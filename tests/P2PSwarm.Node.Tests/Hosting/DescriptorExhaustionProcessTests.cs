@@ -47,7 +47,7 @@ public sealed class DescriptorExhaustionProcessTests
                 }
             }
 
-            await WaitUntilAsync(() => child.Logged(1006) || child.HasExited, "the child never logged that it is out of descriptors");
+            await HostTests.WaitUntilAsync(() => child.Logged(1006) || child.HasExited, () => "the child never logged that it is out of descriptors");
             await Task.Delay(100);
             Assert.False(child.HasExited, $"the child died; its log ends:\n{child.LogTail()}");
 
@@ -74,7 +74,7 @@ public sealed class DescriptorExhaustionProcessTests
 
         // The flood's descriptors come back: the child serves newcomers and dials again.
         DialResult again = DialResult.Failed(DialFailure.None, "not tried");
-        await WaitUntilAsync(
+        await HostTests.WaitUntilAsync(
             async () => (again = await latecomer.DialAsync(childAddress, CancellationToken.None)).Succeeded,
             () => $"the child never accepted a new peer again: {again}");
         var after = await latecomer.PingAsync(childAddress, 1, CancellationToken.None);
@@ -84,18 +84,5 @@ public sealed class DescriptorExhaustionProcessTests
 
         Assert.Equal(0, await child.ExitAsync());
         Assert.DoesNotContain(child.Log, line => line.Contains("Out of memory", StringComparison.Ordinal) || line.Contains("Fatal error", StringComparison.Ordinal));
-    }
-
-    private static Task WaitUntilAsync(Func<bool> condition, string failure) =>
-        WaitUntilAsync(() => Task.FromResult(condition()), () => failure);
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, Func<string> failure)
-    {
-        var deadline = DateTime.UtcNow + Generous;
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, failure());
-            await Task.Delay(50);
-        }
     }
 }

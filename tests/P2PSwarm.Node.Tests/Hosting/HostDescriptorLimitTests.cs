@@ -23,12 +23,7 @@ public sealed class HostDescriptorLimitTests
         Assert.Single(client.Connections);
 
         await held.Connection!.CloseAsync();
-        var deadline = DateTime.UtcNow + TestHosts.Generous;
-        while (budget.InUse != 0)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the closed connection never returned its descriptor");
-            await Task.Delay(10);
-        }
+        await HostTests.WaitUntilAsync(() => budget.InUse == 0, () => "the closed connection never returned its descriptor");
 
         var again = await client.DialAsync(second.FullListenAddresses[0], CancellationToken.None);
         Assert.True(again.Succeeded, again.ToString());

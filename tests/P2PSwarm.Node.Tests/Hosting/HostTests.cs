@@ -293,14 +293,16 @@ public sealed class HostTests
         }
     }
 
-    internal static Task WaitUntilAsync(Func<bool> condition) => WaitUntilAsync(() => Task.FromResult(condition()));
+    internal static Task WaitUntilAsync(Func<bool> condition, Func<string>? failure = null) =>
+        WaitUntilAsync(() => Task.FromResult(condition()), failure);
 
-    internal static async Task WaitUntilAsync(Func<Task<bool>> condition)
+    /// <summary>Polls <paramref name="condition"/> until it holds; fails with <paramref name="failure"/>'s text after the generous deadline.</summary>
+    internal static async Task WaitUntilAsync(Func<Task<bool>> condition, Func<string>? failure = null)
     {
         var deadline = DateTime.UtcNow + Generous;
         while (!await condition())
         {
-            Assert.True(DateTime.UtcNow < deadline, "condition not met within the generous test deadline");
+            Assert.True(DateTime.UtcNow < deadline, failure?.Invoke() ?? "condition not met within the generous test deadline");
             await Task.Delay(20);
         }
     }

@@ -8,7 +8,7 @@ namespace P2PSwarm.Node.Tests.Transport;
 
 public sealed class DescriptorBudgetTests
 {
-    private static readonly TimeSpan Generous = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Generous = TestHosts.Generous;
     private static readonly IPEndPoint AnyLoopbackPort = new(IPAddress.Loopback, 0);
 
     [Fact]
@@ -62,7 +62,7 @@ public sealed class DescriptorBudgetTests
         Assert.Equal(1, budget.InUse);
 
         await first.DisposeAsync();
-        await WaitUntilAsync(() => budget.InUse == 0);
+        await HostTests.WaitUntilAsync(() => budget.InUse == 0);
         await using var second = await TcpTransport.DialAsync(listener.LocalEndPoint, Generous, budget, null, CancellationToken.None);
         Assert.Equal(1, budget.InUse);
     }
@@ -116,7 +116,7 @@ public sealed class DescriptorBudgetTests
         Assert.Contains(log.Entries, e => e.EventId == 1006 && e.Message.Contains("Too many open files", StringComparison.Ordinal));
 
         await firstAccepted.DisposeAsync();
-        await WaitUntilAsync(() => budget.InUse == 1);
+        await HostTests.WaitUntilAsync(() => budget.InUse == 1);
         await using var later = await TcpTransport.DialAsync(listener.LocalEndPoint, Generous, null, CancellationToken.None);
         await using var laterAccepted = (await accepting.WaitAsync(Generous))!;
         Assert.Equal(later.LocalEndPoint, laterAccepted.RemoteEndPoint);
@@ -136,16 +136,6 @@ public sealed class DescriptorBudgetTests
         catch (IOException)
         {
             // A reset is as good as a FIN here: the connection was refused service.
-        }
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + Generous;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "condition not met within 30 s");
-            await Task.Delay(10);
         }
     }
 }
