@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using P2PSwarm.Node.Dht.Messages;
+using P2PSwarm.Node.Hosting;
 using P2PSwarm.Node.Dht.Records;
 using P2PSwarm.Node.Identity;
 
@@ -23,7 +24,7 @@ public sealed class KademliaLookup
     private readonly KademliaLookupOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly KadPeerBackoff? _backoff;
+    private readonly PeerBackoff? _backoff;
     private readonly int _beta;
 
     /// <summary>
@@ -37,7 +38,7 @@ public sealed class KademliaLookup
         KademliaLookupOptions? options = null,
         TimeProvider? time = null,
         ILogger? logger = null,
-        KadPeerBackoff? backoff = null)
+        PeerBackoff? backoff = null)
     {
         ArgumentNullException.ThrowIfNull(rpc);
         ArgumentNullException.ThrowIfNull(table);
@@ -311,7 +312,7 @@ public sealed class KademliaLookup
                 return;
             }
 
-            DateTimeOffset until = _backoff.RecordTimeout(peer, _time.GetUtcNow());
+            DateTimeOffset until = _backoff.RecordFailure(peer, _time.GetUtcNow());
             DhtLog.BackedOff(_logger, peer.ToString(), until);
         }
 

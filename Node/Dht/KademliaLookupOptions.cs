@@ -38,7 +38,7 @@ public sealed record KademliaLookupOptions
 
     /// <summary>
     /// Whether a peer that failed with <see cref="KadRpcFailure.Unreachable"/> or a protocol error is dropped from the routing
-    /// table; one that timed out too when the lookup has a <see cref="KadPeerBackoff"/> (without one identify would re-admit it).
+    /// table; one that timed out too when the lookup has a <see cref="Hosting.PeerBackoff"/> (without one identify would re-admit it).
     /// </summary>
     public bool RemoveFailedPeers { get; init; } = true;
 }

@@ -26,7 +26,7 @@ public sealed partial class DhtService : IKadRpc, IAsyncDisposable
     private readonly KadRequestHandler _handler;
     private readonly KademliaLookup _lookup;
     private readonly KadPublisher _publisher;
-    private readonly KadPeerBackoff _backoff;
+    private readonly PeerBackoff _backoff;
     private readonly DhtStatePersistence? _persistence;
     private readonly PeerRepository? _peers;
     private readonly BackgroundTasks _background;
@@ -49,7 +49,7 @@ public sealed partial class DhtService : IKadRpc, IAsyncDisposable
         ProvidedKeys = new ProvidedKeys(_options.RepublishInterval);
         _maintenance = new RoutingTableMaintenance(_table, IsAliveAsync, _time);
         _handler = new KadRequestHandler(_table, Records, Providers, AddressBook, _time, _options.LoggerFactory.CreateLogger<KadRequestHandler>());
-        _backoff = new KadPeerBackoff(_options.TimeoutBackoff, _options.MaxTimeoutBackoff);
+        _backoff = new PeerBackoff(_options.TimeoutBackoff, _options.MaxTimeoutBackoff);
         _lookup = new KademliaLookup(this, _table, _options.Lookup, _time, _options.LoggerFactory.CreateLogger<KademliaLookup>(), _backoff);
         _publisher = new KadPublisher(this, _lookup, host.PeerId);
         if (_options.Database is { } database)

@@ -57,7 +57,7 @@ public sealed record DhtServiceOptions
 
     /// <summary>
     /// How long a peer whose request timed out stays out of lookups and the routing table; doubled for each
-    /// further timeout in a row up to <see cref="MaxTimeoutBackoff"/>, ended by any answer (<see cref="KadPeerBackoff"/>).
+    /// further timeout in a row up to <see cref="MaxTimeoutBackoff"/>, ended by any answer (<see cref="Hosting.PeerBackoff"/>).
     /// </summary>
     public TimeSpan TimeoutBackoff { get; init; } = TimeSpan.FromMinutes(1);
 

@@ -1,6 +1,7 @@
 using System.Text;
 using P2PSwarm.Node.Dht;
 using P2PSwarm.Node.Dht.Records;
+using P2PSwarm.Node.Hosting;
 using P2PSwarm.Node.Identity;
 using P2PSwarm.Node.Multiformats;
 
@@ -152,7 +153,7 @@ public sealed class KademliaLookupTerminationTests
     public async Task A_timed_out_peer_is_backed_off_out_of_the_table_and_later_lookups_but_an_abandoned_request_is_not()
     {
         Keyspace space = Build(KademliaLookupOptions.Default, Encoding.UTF8.GetBytes("backoff target"));
-        var backoff = new KadPeerBackoff(TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(30));
+        var backoff = new PeerBackoff(TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(30));
         var lookup = new KademliaLookup(space.Asker, space.Asker.Table, KademliaLookupOptions.Default, backoff: backoff);
 
         ClosestPeersResult located = await lookup.FindClosestPeersAsync(space.Key, ClosestPeersExtent.Beta, CancellationToken.None);

@@ -81,7 +81,7 @@ public sealed class DhtScaleTests(ITestOutputHelper output)
     /// The harder failure: 30 % of the nodes hang. Their connections stay open and they still answer ping (so they
     /// stay in routing tables), but every kad request they get waits forever, so each one the lookup waits for costs
     /// a full request timeout (2 s here). Lookups must still succeed at least 99 % of the time. 40 nodes, 8 lookups,
-    /// one lookup per live node, 8 lookups again; after a timeout the peer is backed off (<see cref="KadPeerBackoff"/>)
+    /// one lookup per live node, 8 lookups again; after a timeout the peer is backed off (<see cref="P2PSwarm.Node.Hosting.PeerBackoff"/>)
     /// and later lookups should seldom meet it. Run per lookup rule, same seed, so the rules compare in one run:
     /// β = k is the spec's rule (wait for the k closest, α at a time); β = 3 is go's, with (our default) and without
     /// go's follow-up of a GET_PROVIDERS short of its wanted count. Prints both rounds.

@@ -1,19 +1,19 @@
 using P2PSwarm.Node.Identity;
 
-namespace P2PSwarm.Node.Dht;
+namespace P2PSwarm.Node.Hosting;
 
 /// <summary>
-/// Peers whose kad request timed out, kept out of lookups and out of the routing table for a while: a hung peer
-/// otherwise costs every lookup a full request timeout, because honest peers keep naming it and identify on each
-/// new connection would admit it again. The pause doubles with each timeout in a row (from
-/// <see cref="Initial"/> up to <see cref="Max"/>) and ends when the peer answers. Bounded; thread-safe.
+/// Peers paused after they failed: the k-th failure in a row pauses a peer for <see cref="Initial"/> x 2^(k-1), capped
+/// at <see cref="Max"/>; a success (<see cref="Clear"/>) ends the pause and the streak. The DHT pauses peers whose kad
+/// request timed out (out of lookups and the routing table), the swarm client bans servers that failed a step.
+/// Bounded; thread-safe; the caller passes the time.
 /// </summary>
-public sealed class KadPeerBackoff
+public sealed class PeerBackoff
 {
     private readonly Dictionary<PeerId, Entry> _peers = [];
     private readonly Lock _lock = new();
 
-    public KadPeerBackoff(TimeSpan initial, TimeSpan max, int maxPeers = 10_000)
+    public PeerBackoff(TimeSpan initial, TimeSpan max, int maxPeers = 10_000)
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(initial, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThan(max, initial);
@@ -41,7 +41,7 @@ public sealed class KadPeerBackoff
     }
 
     /// <summary>Starts or lengthens <paramref name="peer"/>'s pause; returns when it ends.</summary>
-    public DateTimeOffset RecordTimeout(PeerId peer, DateTimeOffset now)
+    public DateTimeOffset RecordFailure(PeerId peer, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(peer);
         lock (_lock)
@@ -49,7 +49,7 @@ public sealed class KadPeerBackoff
             int strikes = _peers.TryGetValue(peer, out Entry existing) ? existing.Strikes + 1 : 1;
             if (strikes == 1 && _peers.Count >= MaxPeers && !MakeRoom(now))
             {
-                // Full of live pauses: this peer is only dropped from the current lookup, as without a backoff.
+                // Full of live pauses: this peer is not paused (a lookup only drops it from itself, as without a backoff).
                 return now;
             }
 
@@ -61,13 +61,32 @@ public sealed class KadPeerBackoff
         }
     }
 
-    /// <summary>The peer answered: its pause and its count of timeouts in a row end.</summary>
-    public void Clear(PeerId peer)
+    /// <summary>The peer answered: its pause and its count of failures in a row end. Returns whether it had any.</summary>
+    public bool Clear(PeerId peer)
     {
         ArgumentNullException.ThrowIfNull(peer);
         lock (_lock)
         {
-            _peers.Remove(peer);
+            return _peers.Remove(peer);
+        }
+    }
+
+    /// <summary>Failures of <paramref name="peer"/> in a row since it last succeeded (0 when it has none on record).</summary>
+    public int FailuresOf(PeerId peer)
+    {
+        ArgumentNullException.ThrowIfNull(peer);
+        lock (_lock)
+        {
+            return _peers.TryGetValue(peer, out Entry entry) ? entry.Strikes : 0;
+        }
+    }
+
+    /// <summary>The peers paused at <paramref name="now"/>.</summary>
+    public IReadOnlySet<PeerId> PausedAt(DateTimeOffset now)
+    {
+        lock (_lock)
+        {
+            return _peers.Where(p => p.Value.Until > now).Select(p => p.Key).ToHashSet();
         }
     }
 
@@ -80,7 +99,7 @@ public sealed class KadPeerBackoff
         }
     }
 
-    /// <summary>Forgets pauses that have ended (their strike counts too, so a peer timing out again much later starts over).</summary>
+    /// <summary>Forgets pauses that have ended (their strike counts too, so a peer failing again much later starts over).</summary>
     private bool MakeRoom(DateTimeOffset now)
     {
         foreach (PeerId ended in _peers.Where(p => p.Value.Until <= now).Select(p => p.Key).ToArray())
