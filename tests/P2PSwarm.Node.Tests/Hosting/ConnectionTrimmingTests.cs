@@ -13,13 +13,7 @@ public sealed class ConnectionTrimmingTests
     public async Task Over_the_high_watermark_the_least_recently_active_idle_connections_are_closed_down_to_the_low_watermark()
     {
         await using var hosts = new TestHosts();
-        var server = await hosts.StartAsync(configure: o => o with
-        {
-            ConnectionHighWatermark = 3,
-            ConnectionLowWatermark = 2,
-            ConnectionGracePeriod = TimeSpan.Zero,
-            ConnectionTrimInterval = Never,
-        });
+        var server = await hosts.StartAsync(configure: Trimming(high: 3, low: 2, grace: TimeSpan.Zero, interval: Never));
         var a = await ConnectIdleAsync(hosts, server);
         var b = await ConnectIdleAsync(hosts, server);
         var c = await ConnectIdleAsync(hosts, server);
@@ -45,13 +39,7 @@ public sealed class ConnectionTrimmingTests
     public async Task Connections_with_open_streams_and_protected_peers_survive_trimming()
     {
         await using var hosts = new TestHosts();
-        var server = await hosts.StartAsync(configure: o => o with
-        {
-            ConnectionHighWatermark = 1,
-            ConnectionLowWatermark = 0,
-            ConnectionGracePeriod = TimeSpan.Zero,
-            ConnectionTrimInterval = Never,
-        });
+        var server = await hosts.StartAsync(configure: Trimming(high: 1, low: 0, grace: TimeSpan.Zero, interval: Never));
         server.SetStreamHandler(EchoProtocol, HostTests.EchoAsync);
         var busy = await hosts.StartAsync();
         var guarded = await hosts.StartAsync();
@@ -88,26 +76,14 @@ public sealed class ConnectionTrimmingTests
     public async Task New_connections_are_safe_during_the_grace_period_and_trimmed_after_it()
     {
         await using var hosts = new TestHosts();
-        var patient = await hosts.StartAsync(configure: o => o with
-        {
-            ConnectionHighWatermark = 1,
-            ConnectionLowWatermark = 0,
-            ConnectionGracePeriod = Never,
-            ConnectionTrimInterval = TimeSpan.FromMilliseconds(50),
-        });
+        var patient = await hosts.StartAsync(configure: Trimming(high: 1, low: 0, grace: Never, interval: TimeSpan.FromMilliseconds(50)));
         await ConnectIdleAsync(hosts, patient);
         await ConnectIdleAsync(hosts, patient);
         Assert.Equal(0, await patient.TrimConnectionsAsync());
         Assert.Equal(2, patient.Connections.Count);
 
         var grace = TimeSpan.FromMilliseconds(500);
-        var brief = await hosts.StartAsync(configure: o => o with
-        {
-            ConnectionHighWatermark = 1,
-            ConnectionLowWatermark = 0,
-            ConnectionGracePeriod = grace,
-            ConnectionTrimInterval = TimeSpan.FromMilliseconds(50),
-        });
+        var brief = await hosts.StartAsync(configure: Trimming(high: 1, low: 0, grace: grace, interval: TimeSpan.FromMilliseconds(50)));
         var clock = Stopwatch.StartNew();
         await ConnectIdleAsync(hosts, brief);
         await ConnectIdleAsync(hosts, brief);
@@ -126,6 +102,14 @@ public sealed class ConnectionTrimmingTests
         var defaults = new HostOptions { Identity = key };
         Assert.Equal((192, 160, TimeSpan.FromMinutes(1)), (defaults.ConnectionHighWatermark, defaults.ConnectionLowWatermark, defaults.ConnectionGracePeriod));
     }
+
+    private static Func<HostOptions, HostOptions> Trimming(int high, int low, TimeSpan grace, TimeSpan interval) => o => o with
+    {
+        ConnectionHighWatermark = high,
+        ConnectionLowWatermark = low,
+        ConnectionGracePeriod = grace,
+        ConnectionTrimInterval = interval,
+    };
 
     /// <summary>A new host dials <paramref name="server"/> and waits until identify is done on both sides.</summary>
     private static async Task<Host> ConnectIdleAsync(TestHosts hosts, Host server)
