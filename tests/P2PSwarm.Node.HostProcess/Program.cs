@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using Microsoft.Extensions.Logging;
 using P2PSwarm.Node.Hosting;
@@ -11,8 +10,7 @@ namespace P2PSwarm.Node.HostProcess;
 /// Runs one host on 127.0.0.1 and answers commands read from stdin, one per line, on stdout:
 /// <c>dial &lt;multiaddr&gt;</c> prints <c>dial ok</c> or <c>dial failed &lt;DialFailure&gt; &lt;reason&gt;</c>;
 /// <c>ping &lt;multiaddr&gt;</c> prints <c>ping ok</c> or <c>ping failed &lt;reason&gt;</c>;
-/// <c>status</c> prints <c>status descriptors=&lt;open now&gt; connections=&lt;n&gt;</c>; <c>exit</c> (or end of input) stops
-/// the host and exits 0. At start it prints <c>listening &lt;multiaddr&gt;</c>.
+/// <c>exit</c> (or end of input) stops the host and exits 0. At start it prints <c>listening &lt;multiaddr&gt;</c>.
 /// Log entries go to stderr as <c>log &lt;event id&gt; &lt;level&gt; &lt;message&gt;</c>.
 /// </summary>
 internal static class Program
@@ -46,9 +44,6 @@ internal static class Program
                 case "ping":
                     var ping = await host.PingAsync(Multiaddress.Parse(parts[1]), 1, CancellationToken.None);
                     await stdout.WriteLineAsync(ping.Succeeded ? "ping ok" : $"ping failed {ping.Reason}");
-                    break;
-                case "status":
-                    await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"status descriptors={Directory.EnumerateFileSystemEntries("/proc/self/fd").Count()} connections={host.Connections.Count}"));
                     break;
                 default:
                     await stdout.WriteLineAsync($"unknown command {parts[0]}");
