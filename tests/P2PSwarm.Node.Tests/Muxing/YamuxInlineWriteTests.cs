@@ -34,6 +34,19 @@ public sealed class YamuxInlineWriteTests
         var (header, payload) = await peer.ReceiveUntilAsync(h => h.Type == YamuxFrameType.Data);
         Assert.Equal(stream.Id, header.StreamId);
         Assert.Equal("inline"u8.ToArray(), payload);
+
+        // Bytes written through GetSpan go through the stream pipe; the flush sends them on this thread too.
+        await WaitUntilAsync(() => session.IsWriterIdle);
+        "flushed"u8.CopyTo(stream.Output.GetSpan(7));
+        stream.Output.Advance(7);
+        var flush = stream.Output.FlushAsync();
+
+        Assert.Equal(Environment.CurrentManagedThreadId, connection.LastFlushThread);
+        Assert.Equal(3, connection.Flushes);
+        await flush;
+        (header, payload) = await peer.ReceiveUntilAsync(h => h.Type == YamuxFrameType.Data);
+        Assert.Equal(stream.Id, header.StreamId);
+        Assert.Equal("flushed"u8.ToArray(), payload);
     }
 
     [Fact]
