@@ -29,7 +29,7 @@ public sealed class Connection : IAsyncDisposable
     private IdentifyInfo? _identify;
     private long _lastActivity;
     private int _closeStarted;
-    private int _trimmed;
+    private bool _trimmed;
 
     internal Connection(Host host, SocketConnection socket, SecureChannel channel, YamuxSession session, ConnectionDirection direction, ILogger logger)
     {
@@ -82,8 +82,15 @@ public sealed class Connection : IAsyncDisposable
     /// <summary>True once closing has begun.</summary>
     public bool IsClosed => Volatile.Read(ref _closeStarted) != 0;
 
-    /// <summary>Chosen by the connection manager to be closed (the close may still be saying goodbye).</summary>
-    internal bool IsTrimmed => Volatile.Read(ref _trimmed) != 0;
+    /// <summary>
+    /// Chosen by the connection manager to be closed (the close may still be saying goodbye), so a later trim does not
+    /// count it again; set back when a stream opened after it was chosen. Only the one trim choosing at a time sets it.
+    /// </summary>
+    internal bool IsTrimmed
+    {
+        get => Volatile.Read(ref _trimmed);
+        set => Volatile.Write(ref _trimmed, value);
+    }
 
     /// <summary>When the upgrade finished, in <see cref="Stopwatch"/> ticks.</summary>
     internal long OpenedAt { get; }
@@ -194,12 +201,6 @@ public sealed class Connection : IAsyncDisposable
         using var deadline = new CancellationTokenSource(_host.Options.ShutdownTimeout);
         await _session.GoAwayAsync(YamuxGoAway.Normal, deadline.Token);
     }
-
-    /// <summary>Claims this connection for one trim; false when another trim already chose it.</summary>
-    internal bool TryMarkTrimmed() => Interlocked.Exchange(ref _trimmed, 1) == 0;
-
-    /// <summary>Gives the connection back: a stream opened after the trim chose it.</summary>
-    internal void ClearTrimmed() => Volatile.Write(ref _trimmed, 0);
 
     /// <summary>Records stream activity: the connection manager closes the least recently active idle connections first.</summary>
     internal void MarkActive() => Volatile.Write(ref _lastActivity, Stopwatch.GetTimestamp());

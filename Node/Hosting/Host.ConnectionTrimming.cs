@@ -74,7 +74,7 @@ public sealed partial class Host
     /// <remarks>
     /// Only the choice is exclusive. A close waits for the peer's FIN (up to <see cref="HostOptions.CloseGracePeriod"/>),
     /// and holding the trim for that long would make every trim meanwhile a no-op; chosen connections are marked
-    /// (<see cref="Connection.TryMarkTrimmed"/>) so a concurrent trim does not count them again.
+    /// (<see cref="Connection.IsTrimmed"/>) so a concurrent trim does not count them again.
     /// </remarks>
     internal async Task<int> TrimConnectionsAsync()
     {
@@ -97,12 +97,16 @@ public sealed partial class Host
                 .Where(c => c.OpenStreamCount == 0 && Stopwatch.GetElapsedTime(c.OpenedAt) >= Options.ConnectionGracePeriod && !IsProtected(c.RemotePeerId))
                 .OrderBy(c => c.LastActivity)
                 .Take(open.Count - Options.ConnectionLowWatermark)
-                .Where(c => c.TryMarkTrimmed())
                 .ToList();
             if (idle.Count == 0)
             {
                 HostLog.NothingToTrim(_logger, open.Count, Options.ConnectionHighWatermark);
                 return 0;
+            }
+
+            foreach (Connection connection in idle)
+            {
+                connection.IsTrimmed = true;
             }
 
             HostLog.Trimming(_logger, open.Count, Options.ConnectionHighWatermark, idle.Count, Options.ConnectionLowWatermark);
@@ -118,7 +122,7 @@ public sealed partial class Host
             // A stream may have opened since the connection was picked; it keeps the connection.
             if (connection.OpenStreamCount != 0)
             {
-                connection.ClearTrimmed();
+                connection.IsTrimmed = false;
                 return false;
             }
 
