@@ -67,6 +67,13 @@ public sealed partial class YamuxSession
     /// <summary>Runs once both loops have stopped: fails every stream, ping and waiter still open.</summary>
     private void TearDown()
     {
+        // The writer's "stopped reading" and the reader's clean end race to end the session; whichever won, a peer
+        // that closed cleanly (its FIN at a frame boundary) ends it without an error.
+        if (_peerClosedCleanly && _terminalError is { } error && ReferenceEquals(error, Volatile.Read(ref _writerLostPeer)))
+        {
+            _terminalError = null;
+        }
+
         YamuxStream[] streams;
         PendingPing[] pings;
         lock (_gate)

@@ -19,9 +19,9 @@ public sealed partial class YamuxSession
                 var result = await input.ReadAsync();
                 if (result.IsCanceled)
                 {
-                    if (Volatile.Read(ref _writerLostPeer) is { } lost)
+                    if (Volatile.Read(ref _writerLostPeer) is not null)
                     {
-                        ReadPeersLastFrames(input, result, lost);
+                        ReadPeersLastFrames(input, result);
                     }
 
                     break;
@@ -42,6 +42,10 @@ public sealed partial class YamuxSession
                     if (!buffer.IsEmpty || _dataRemaining > 0)
                     {
                         error = new YamuxSessionClosedException("The connection ended inside a Yamux frame.");
+                    }
+                    else
+                    {
+                        _peerClosedCleanly = true;
                     }
 
                     break;
@@ -74,7 +78,7 @@ public sealed partial class YamuxSession
     /// The writer found the peer no longer reading. If the peer closed cleanly, its GoAway and FIN are already here:
     /// read them, and when the connection ends at a frame boundary the session ends without that error.
     /// </summary>
-    private void ReadPeersLastFrames(PipeReader input, ReadResult result, Exception lost)
+    private void ReadPeersLastFrames(PipeReader input, ReadResult result)
     {
         var buffer = result.Buffer;
         try
@@ -88,7 +92,7 @@ public sealed partial class YamuxSession
 
         if (result.IsCompleted && buffer.IsEmpty && _dataRemaining == 0)
         {
-            Interlocked.CompareExchange(ref _terminalError, null, lost);
+            _peerClosedCleanly = true;
         }
     }
 

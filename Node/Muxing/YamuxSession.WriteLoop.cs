@@ -214,9 +214,10 @@ public sealed partial class YamuxSession
         }
         finally
         {
+            // Terminate first: once the writer has ended, RunAsync may tear down, and it must see this error.
             _doorbell.Writer.TryComplete();
-            _writerEnded.TrySetResult();
             Terminate(error, goAway: null);
+            _writerEnded.TrySetResult();
         }
     }
 

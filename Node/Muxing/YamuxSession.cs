@@ -61,8 +61,11 @@ public sealed partial class YamuxSession : IAsyncDisposable
     private long _roundTripTimestampTicks;
     private Exception? _terminalError;
 
-    // Set by the writer when the peer stopped reading; the reader then judges whether the peer closed cleanly.
+    // Set by the writer when the peer stopped reading. If the reader saw the peer close cleanly, TearDown forgives it.
     private Exception? _writerLostPeer;
+
+    // Reader loop only, read by TearDown after the loop ended: the connection ended at a frame boundary (the peer's FIN).
+    private bool _peerClosedCleanly;
     private Task? _lifetime;
 
     // Reader loop only: the data frame whose payload is still arriving.

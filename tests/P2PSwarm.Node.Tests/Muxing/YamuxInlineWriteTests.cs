@@ -268,7 +268,88 @@ public sealed class YamuxInlineWriteTests
         }
     }
 
+    [Fact]
+    public async Task A_clean_close_is_clean_even_when_the_writer_ends_the_session_while_the_reader_holds_the_peers_FIN()
+    {
+        // The interleaving the test above can only hit by chance, forced: the reader has read the peer's GoAway and
+        // FIN but not acted on them when the writer finds the peer gone and ends the session.
+        var pair = new DuplexPipePair();
+        var connection = new FinHoldingPipe(pair.B);
+        var peer = new RawYamuxPeer(pair.A);
+        await using var session = new YamuxSession(connection, isInitiator: true, Quiet);
+        session.Start();
+        var stream = await session.OpenStreamAsync(CancellationToken.None);
+        await peer.ReceiveUntilAsync(h => (h.Flags & YamuxFlags.Syn) != 0);
+
+        await peer.SendAsync(new YamuxHeader(YamuxFrameType.GoAway, YamuxFlags.None, 0, (uint)YamuxGoAway.Normal));
+        await pair.A.Output.CompleteAsync();
+        await pair.A.Input.CompleteAsync();
+        await connection.FinRead.WaitAsync(HangGuard);
+        try
+        {
+            await stream.Output.WriteAsync(new byte[10]);
+        }
+        catch (YamuxSessionClosedException)
+        {
+            // The flush that found the peer gone ended the session.
+        }
+
+        await session.Completion.WaitAsync(HangGuard);
+        Assert.True(connection.HeldFinUntilWoken);
+    }
+
     private static async Task<(uint Id, byte[] Bytes)> ReadWithIdAsync(YamuxStream stream) => (stream.Id, await ReadToEndAsync(stream.Input));
+
+    /// <summary>
+    /// The session's connection, whose reader gets the peer's end of stream only after the session cancelled its
+    /// pending read (as it does when ending): the reader's view lags the writer's by as much as the scheduler allows.
+    /// </summary>
+    private sealed class FinHoldingPipe(IDuplexPipe inner) : IDuplexPipe
+    {
+        private readonly HoldingReader _input = new(inner.Input);
+
+        public PipeReader Input => _input;
+
+        public PipeWriter Output => inner.Output;
+
+        /// <summary>Completes when the reader has read the peer's end of stream (and is being held).</summary>
+        public Task FinRead => _input.FinRead.Task;
+
+        public bool HeldFinUntilWoken => _input.FinRead.Task.IsCompleted && _input.Woken.Task.IsCompleted;
+
+        private sealed class HoldingReader(PipeReader reader) : PipeReader
+        {
+            public TaskCompletionSource FinRead { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+            public TaskCompletionSource Woken { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+            public override async ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
+            {
+                var result = await reader.ReadAsync(cancellationToken);
+                if (result.IsCompleted && !result.IsCanceled)
+                {
+                    FinRead.TrySetResult();
+                    await Woken.Task.WaitAsync(HangGuard, cancellationToken);
+                }
+
+                return result;
+            }
+
+            public override bool TryRead(out ReadResult result) => reader.TryRead(out result);
+
+            public override void AdvanceTo(SequencePosition consumed) => reader.AdvanceTo(consumed);
+
+            public override void AdvanceTo(SequencePosition consumed, SequencePosition examined) => reader.AdvanceTo(consumed, examined);
+
+            public override void CancelPendingRead()
+            {
+                reader.CancelPendingRead();
+                Woken.TrySetResult();
+            }
+
+            public override void Complete(Exception? exception = null) => reader.Complete(exception);
+        }
+    }
 
     /// <summary>The session's connection, noting which thread flushes it.</summary>
     private sealed class FlushRecordingPipe(IDuplexPipe inner) : IDuplexPipe
