@@ -62,12 +62,14 @@ public sealed class ConnectionTrimmingTests
         Assert.NotNull(server.FindConnection(guarded.PeerId));
         await EchoOnceAsync(stream, 2);
 
+        // A trim started in the background by a connection above may still be choosing: it, not this test's call, may
+        // be the one that closes the connection, so the test waits for the outcome rather than counting its own trims.
         Assert.True(server.Unprotect(guarded.PeerId, "route"));
-        Assert.Equal(0, await server.TrimConnectionsAsync());
+        await server.TrimConnectionsAsync();
+        Assert.NotNull(server.FindConnection(guarded.PeerId));
         Assert.False(server.Unprotect(guarded.PeerId, "relay"));
         Assert.False(server.IsProtected(guarded.PeerId));
-        Assert.Equal(1, await server.TrimConnectionsAsync());
-        Assert.Null(server.FindConnection(guarded.PeerId));
+        await TrimUntilAsync(server, () => server.FindConnection(guarded.PeerId) is null, () => "the unprotected connection was not trimmed");
         Assert.NotNull(server.FindConnection(busy.PeerId));
         await EchoOnceAsync(stream, 3);
     }
