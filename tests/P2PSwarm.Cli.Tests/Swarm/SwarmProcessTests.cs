@@ -156,9 +156,16 @@ public sealed class SwarmProcessTests : IAsyncLifetime
     /// <paramref name="atLine"/>, applies <paramref name="fault"/> to a server once (it returns what undoes the fault
     /// after the client exits). The client must still succeed; returns its JSON.
     /// </summary>
+    /// <remarks>
+    /// The client writes a trace line per token and blocks when its stderr pipe is full. With the pipe shrunk to a
+    /// page, it can be at most a few dozen tokens (a page in the pipe, a page in the reader's buffer) past the trigger
+    /// line while the fault is applied, far fewer than it still has to generate: the fault always lands mid-run,
+    /// however slowly this process gets scheduled.
+    /// </remarks>
     private async Task<JsonDocument> GenerateWithFaultAsync(string[] args, string atLine, Func<string, Action> fault)
     {
         Process client = Start(["generate", "--model", _model, "--prompt", Prompt, "--max-tokens", FailoverTokens, "--json", "--trace", .. args]);
+        PipeCapacity.Shrink(client.StandardError.BaseStream);
         Task<string> output = client.StandardOutput.ReadToEndAsync();
         Action? undo = null;
         while (await client.StandardError.ReadLineAsync() is { } line)
