@@ -24,6 +24,9 @@ public sealed partial class Host : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private IReadOnlyList<Multiaddress> _listenAddresses = [];
     private int _slotsInUse;
+
+    // Inbound connections closed at the connection limit since the last one accepted.
+    private int _refusedAtLimit;
     private int _state; // 0 created, 1 started, 2 stopping/stopped
 
     /// <summary>Builds a host from <paramref name="options"/>; nothing listens until <see cref="StartAsync"/>.</summary>
@@ -461,9 +464,19 @@ public sealed partial class Host : IAsyncDisposable
         {
             if (!TryReserveSlot())
             {
-                HostLog.InboundRejectedAtLimit(_logger, socket.RemoteEndPoint, Options.MaxConnections);
+                // A flood at the limit is one warning, not one per connection: the log must not grow with an attacker's rate.
+                if (Interlocked.Increment(ref _refusedAtLimit) == 1)
+                {
+                    HostLog.InboundRejectedAtLimit(_logger, socket.RemoteEndPoint, Options.MaxConnections);
+                }
+
                 await socket.DisposeAsync();
                 continue;
+            }
+
+            if (Interlocked.Exchange(ref _refusedAtLimit, 0) is var refused and > 0)
+            {
+                HostLog.InboundAcceptedAgain(_logger, refused, Options.MaxConnections);
             }
 
             Background.Run($"upgrade inbound {socket.RemoteEndPoint}", async () =>

@@ -10,8 +10,11 @@ internal static partial class HostLog
     [LoggerMessage(EventId = 1050, Level = LogLevel.Information, Message = "Host {PeerId} listening on {Address}")]
     public static partial void Listening(ILogger logger, PeerId peerId, Multiaddress address);
 
-    [LoggerMessage(EventId = 1051, Level = LogLevel.Warning, Message = "Inbound connection from {RemoteEndPoint} closed: {MaxConnections} connections already")]
+    [LoggerMessage(EventId = 1051, Level = LogLevel.Warning, Message = "Inbound connection from {RemoteEndPoint} closed: {MaxConnections} connections already; closing further ones at once until a slot frees")]
     public static partial void InboundRejectedAtLimit(ILogger logger, System.Net.IPEndPoint remoteEndPoint, int maxConnections);
+
+    [LoggerMessage(EventId = 1067, Level = LogLevel.Information, Message = "Accepting inbound connections again, below {MaxConnections}, after closing {Refused} at the limit")]
+    public static partial void InboundAcceptedAgain(ILogger logger, int refused, int maxConnections);
 
     [LoggerMessage(EventId = 1052, Level = LogLevel.Information, Message = "{Direction} upgrade with {RemoteAddress} failed ({Failure}): {Reason}")]
     public static partial void UpgradeFailed(ILogger logger, ConnectionDirection direction, Multiaddress remoteAddress, DialFailure failure, string reason);

@@ -12,6 +12,8 @@ namespace P2PSwarm.Node.Tests.Hosting;
 public sealed class HostileInputTests
 {
     private const int UpgradeFailedEvent = 1052;
+    private const int RefusedAtLimitEvent = 1051;
+    private const int AcceptedAgainEvent = 1067;
     private static readonly TimeSpan Generous = TestHosts.Generous;
 
     [Fact]
@@ -77,6 +79,47 @@ public sealed class HostileInputTests
         await AssertLoggedAsync(log, "timed out");
         await HostTests.WaitUntilAsync(async () => (await late.DialAsync(server.FullListenAddresses[0], CancellationToken.None)).Succeeded);
         await AssertStillServedAsync(good, server);
+    }
+
+    [Fact]
+    public async Task A_flood_of_connections_at_the_limit_logs_one_warning_and_a_count_when_a_slot_frees()
+    {
+        var log = new CapturingLoggerProvider();
+        await using var hosts = new TestHosts();
+        var server = await hosts.StartAsync(configure: o => o with { LoggerFactory = log, MaxConnections = 1 });
+        var good = await hosts.StartAsync();
+        var kept = await good.DialAsync(server.FullListenAddresses[0], CancellationToken.None);
+        Assert.True(kept.Succeeded, kept.ToString());
+        server.ListenAddresses[0].TryGetEndPoint(out var endPoint);
+
+        const int Flood = 20;
+        for (var i = 0; i < Flood; i++)
+        {
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                await socket.ConnectAsync(endPoint!);
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+            {
+                // The server accepted and closed it before this side saw its connect complete.
+                continue;
+            }
+
+            Assert.Equal(0, await ReceiveUntilClosedAsync(socket).WaitAsync(Generous));
+        }
+
+        await AssertStillServedAsync(good, server);
+        Assert.Single(log.Entries, e => e.EventId == RefusedAtLimitEvent);
+
+        // The slot frees; the next inbound connection is accepted and the refusals are summed up once.
+        await kept.Connection!.CloseAsync();
+        var late = await hosts.StartAsync();
+        await HostTests.WaitUntilAsync(async () => (await late.DialAsync(server.FullListenAddresses[0], CancellationToken.None)).Succeeded);
+        var summary = Assert.Single(log.Entries, e => e.EventId == AcceptedAgainEvent);
+        var refused = int.Parse(System.Text.RegularExpressions.Regex.Match(summary.Message, @"after closing (\d+) at the limit").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(refused >= Flood, summary.Message);
+        Assert.Single(log.Entries, e => e.EventId == RefusedAtLimitEvent);
     }
 
     private static async Task SendAndExpectCloseAsync(IPEndPoint endPoint, byte[] bytes, bool halfClose = false)
