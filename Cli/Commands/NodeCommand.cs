@@ -15,6 +15,7 @@ internal static class NodeCommand
         var identity = NodeOptions.Identity("Default: the persistent key file (P2PSWARM_HOME/identity.key or the user data folder), so the peer id survives restarts.");
         var ephemeral = new Option<bool>("--ephemeral") { Description = "Use a fresh in-memory identity instead of a key file." };
         var logLevel = NodeOptions.LogLevel();
+        var maxConnections = NodeOptions.MaxConnections();
         var initialPeers = DhtOptions.InitialPeers();
         var lan = DhtOptions.Lan();
         var dhtMode = DhtOptions.Mode(DhtMode.Server);
@@ -22,13 +23,19 @@ internal static class NodeCommand
             "node",
             "Run a p2pswarm node: identify, ping and the DHT (/p2pswarm/kad/1.0.0; --initial-peers to bootstrap, --lan for mDNS). Prints its full multiaddrs (with /p2p/) one per line as soon as it listens, then runs until Ctrl+C and shuts down gracefully.")
         {
-            listen, identity, ephemeral, logLevel, initialPeers, lan, dhtMode,
+            listen, identity, ephemeral, logLevel, initialPeers, lan, dhtMode, maxConnections,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
             if (!NodeOptions.TryParseAddresses(parse.GetValue(listen) ?? [], out var addresses, out var error))
             {
                 await console.Error.WriteLineAsync($"error: {error}");
+                return 1;
+            }
+
+            if (parse.GetValue(maxConnections) < 1)
+            {
+                await console.Error.WriteLineAsync("error: --max-connections must be at least 1.");
                 return 1;
             }
 
@@ -57,7 +64,7 @@ internal static class NodeCommand
                 DhtSession session;
                 try
                 {
-                    session = await DhtSession.StartAsync(key, new DhtSessionSettings(addresses, bootstrap, parse.GetValue(dhtMode), parse.GetValue(lan), databasePath), loggerFactory, cancellationToken);
+                    session = await DhtSession.StartAsync(key, new DhtSessionSettings(addresses, bootstrap, parse.GetValue(dhtMode), parse.GetValue(lan), databasePath, parse.GetValue(maxConnections)), loggerFactory, cancellationToken);
                 }
                 catch (Exception e) when (e is SocketException or ArgumentException)
                 {

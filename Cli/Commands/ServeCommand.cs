@@ -52,11 +52,12 @@ internal static class ServeCommand
         var initialPeers = DhtOptions.InitialPeers();
         var lan = DhtOptions.Lan();
         var logLevel = NodeOptions.LogLevel();
+        var maxConnections = NodeOptions.MaxConnections();
         var command = new Command(
             "serve",
             "Serve blocks [a, b) of a model to the swarm. Prints its full multiaddrs (with /p2p/) one per line, then 'ONLINE serving blocks a-b of <model id>' when it takes sessions (and 'MOVING from blocks a-b to c-d: ...' before a move); Ctrl+C announces OFFLINE, drains running sessions and stops.")
         {
-            model, blocks, numBlocks, rebalanceInterval, balanceQuality, quant, listen, publicName, maxSessions, cacheTokens, idleTimeout, threads, identity, initialPeers, lan, logLevel,
+            model, blocks, numBlocks, rebalanceInterval, balanceQuality, quant, listen, publicName, maxSessions, cacheTokens, idleTimeout, threads, identity, initialPeers, lan, logLevel, maxConnections,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -71,6 +72,12 @@ internal static class ServeCommand
             if (blocksText is not null && parse.GetValue(numBlocks) is not null)
             {
                 await console.Error.WriteLineAsync("error: give --blocks or --num-blocks, not both.");
+                return 1;
+            }
+
+            if (parse.GetValue(maxConnections) < 1)
+            {
+                await console.Error.WriteLineAsync("error: --max-connections must be at least 1.");
                 return 1;
             }
 
@@ -140,7 +147,7 @@ internal static class ServeCommand
                 DhtSession session;
                 try
                 {
-                    session = await DhtSession.StartAsync(key, new DhtSessionSettings(addresses, bootstrap, DhtMode.Server, parse.GetValue(lan), null), loggerFactory, cancellationToken);
+                    session = await DhtSession.StartAsync(key, new DhtSessionSettings(addresses, bootstrap, DhtMode.Server, parse.GetValue(lan), null, parse.GetValue(maxConnections)), loggerFactory, cancellationToken);
                 }
                 catch (Exception e) when (e is SocketException or ArgumentException)
                 {

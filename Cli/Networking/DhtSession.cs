@@ -14,7 +14,8 @@ internal sealed record DhtSessionSettings(
     IReadOnlyList<Multiaddress> InitialPeers,
     DhtMode Mode,
     bool Lan,
-    string? DatabasePath);
+    string? DatabasePath,
+    int? MaxConnections = null);
 
 /// <summary>A host with the DHT (and, with <c>--lan</c>, mDNS discovery) for one CLI command; disposes all of it.</summary>
 internal sealed class DhtSession : IAsyncDisposable
@@ -39,7 +40,8 @@ internal sealed class DhtSession : IAsyncDisposable
     /// <summary>Starts the host, loads saved state, bootstraps. Throws <see cref="System.Net.Sockets.SocketException"/> or <see cref="ArgumentException"/> if it cannot listen.</summary>
     public static async Task<DhtSession> StartAsync(IdentityKey identity, DhtSessionSettings settings, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
     {
-        var host = new Host(new HostOptions { Identity = identity, ListenAddresses = settings.Listen, LoggerFactory = loggerFactory });
+        var options = new HostOptions { Identity = identity, ListenAddresses = settings.Listen, LoggerFactory = loggerFactory };
+        var host = new Host(settings.MaxConnections is { } limit ? options.WithConnectionLimit(limit) : options);
         NodeDatabase? database = null;
         try
         {

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Microsoft.Extensions.Logging;
+using P2PSwarm.Node.Hosting;
 using P2PSwarm.Node.Identity;
 using P2PSwarm.Node.Multiformats;
 
@@ -18,6 +19,20 @@ internal static class NodeOptions
         Description = $"Multiaddr to listen on, e.g. /ip4/0.0.0.0/tcp/4001 or /ip6/::1/tcp/0; repeat for several. Default {defaultAddress}.",
         AllowMultipleArgumentsPerToken = true,
         DefaultValueFactory = _ => [defaultAddress],
+    };
+
+    public static Option<int> MaxConnections() => new("--max-connections")
+    {
+        Description = $"Connections held at once; past it inbound ones are closed at accept. Idle connections are trimmed above 3/4 of it, down to 5/8 (go-libp2p's 192 and 160 for the default {HostOptions.DefaultMaxConnections}).",
+        DefaultValueFactory = _ => HostOptions.DefaultMaxConnections,
+    };
+
+    /// <summary>The host's limits for <c>--max-connections</c>: the hard cap, and trimming watermarks at 3/4 and 5/8 of it.</summary>
+    public static HostOptions WithConnectionLimit(this HostOptions options, int maxConnections) => options with
+    {
+        MaxConnections = maxConnections,
+        ConnectionHighWatermark = maxConnections * 3 / 4,
+        ConnectionLowWatermark = maxConnections * 5 / 8,
     };
 
     public static Option<LogLevel> LogLevel() => new("--log-level")

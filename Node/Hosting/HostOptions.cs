@@ -25,11 +25,14 @@ public sealed record HostOptions
     /// <summary>Sent in identify as <c>protocolVersion</c>; js-libp2p and go-libp2p send <c>ipfs/0.1.0</c>.</summary>
     public string ProtocolVersion { get; init; } = "ipfs/0.1.0";
 
+    /// <summary>The default of <see cref="MaxConnections"/>.</summary>
+    public const int DefaultMaxConnections = 256;
+
     /// <summary>
     /// Connections in any state (upgrading or open, inbound or outbound) the host holds at once. Inbound
     /// connections past it are closed at accept; dials past it fail with <see cref="DialFailure.ConnectionLimit"/>.
     /// </summary>
-    public int MaxConnections { get; init; } = 256;
+    public int MaxConnections { get; init; } = DefaultMaxConnections;
 
     /// <summary>
     /// When more connections than this are open, the host closes idle ones (no open streams, past

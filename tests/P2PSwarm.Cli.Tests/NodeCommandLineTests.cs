@@ -43,6 +43,16 @@ public sealed class NodeCommandLineTests : IDisposable
         Assert.Single(error.Trim().Split('\n'));
     }
 
+    [Theory]
+    [InlineData("node", "--ephemeral")]
+    [InlineData("serve", "--model", "no-such-model", "--blocks", "0-1")]
+    public async Task A_connection_limit_below_one_exits_non_zero_with_the_reason(params string[] args)
+    {
+        var (code, _, error) = await RunAsync([.. args, "--max-connections", "0"]);
+        Assert.NotEqual(0, code);
+        Assert.Equal("error: --max-connections must be at least 1.", error.Trim());
+    }
+
     [Fact]
     public async Task Ping_rejects_a_zero_count_at_parse_time()
     {

@@ -25,6 +25,35 @@ public sealed class NodeProcessTests
     }
 
     [Fact]
+    public async Task Node_with_max_connections_1_turns_a_second_peer_away_until_the_first_leaves()
+    {
+        await using var node = await P2PSwarmProcess.StartAsync("node", "--listen", "/ip4/127.0.0.1/tcp/0", "--ephemeral", "--max-connections", "1");
+        var address = (await node.ReadLineAsync(Generous))!;
+
+        // The first peer holds the only slot while it keeps pinging.
+        await using (var first = await P2PSwarmProcess.StartAsync("ping", address, "--count", "100000", "--interval", "0.1"))
+        {
+            while (await first.ReadLineAsync(Generous) is { } line && !line.StartsWith("PONG from ", StringComparison.Ordinal))
+            {
+                Assert.StartsWith("PING ", line, StringComparison.Ordinal);
+            }
+
+            var second = await P2PSwarmProcess.RunAsync(Generous, "ping", address, "--count", "1");
+            Assert.NotEqual(0, second.Code);
+        }
+
+        // The slot frees when the first peer's connection closes.
+        var deadline = DateTime.UtcNow + Generous;
+        P2PSwarmProcess.Result later;
+        while ((later = await P2PSwarmProcess.RunAsync(Generous, "ping", address, "--count", "1")).Code != 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, later.ToString());
+        }
+
+        Assert.Equal(0, await node.InterruptAsync(Generous));
+    }
+
+    [Fact]
     public async Task Ping_exits_non_zero_with_the_reason_for_a_closed_port_and_a_wrong_peer_id()
     {
         await using var node = await P2PSwarmProcess.StartAsync("node", "--listen", "/ip4/127.0.0.1/tcp/0", "--ephemeral");
