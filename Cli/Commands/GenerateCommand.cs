@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using P2PSwarm.Cli.Networking;
 using P2PSwarm.Inference.Checkpoints;
 using P2PSwarm.Inference.Client;
 using P2PSwarm.Inference.Generation;
@@ -48,6 +49,12 @@ internal static class GenerateCommand
                 Seed = parse.GetValue(seed),
             };
             var asJson = parse.GetValue(json);
+            if (!NodeOptions.IsDuration(parse.GetValue(stepTimeout)))
+            {
+                await console.Error.WriteLineAsync($"error: --step-timeout must be seconds in (0, {NodeOptions.MaxDurationSeconds}].");
+                return 1;
+            }
+
             try
             {
                 options.Validate();

@@ -75,27 +75,20 @@ internal static class ServeCommand
                 return 1;
             }
 
-            if (parse.GetValue(maxConnections) < 1)
+            (bool Bad, string Reason)[] checks =
+            [
+                (parse.GetValue(maxConnections) < 1, "--max-connections must be at least 1."),
+                (parse.GetValue(threads) is <= 0, "--threads must be at least 1."),
+                (parse.GetValue(numBlocks) is <= 0, "--num-blocks must be at least 1."),
+                (parse.GetValue(maxSessions) < 1, "--max-sessions must be at least 1."),
+                (parse.GetValue(cacheTokens) < 1, "--cache-tokens must be at least 1."),
+                (!NodeOptions.IsDuration(parse.GetValue(idleTimeout)), $"--idle-timeout must be seconds in (0, {NodeOptions.MaxDurationSeconds}]."),
+                (!NodeOptions.IsDuration(parse.GetValue(rebalanceInterval)), $"--rebalance-interval must be seconds in (0, {NodeOptions.MaxDurationSeconds}]."),
+                (!(parse.GetValue(balanceQuality) >= 0), "--balance-quality must not be negative."),
+            ];
+            if (checks.FirstOrDefault(c => c.Bad) is { Bad: true } failed)
             {
-                await console.Error.WriteLineAsync("error: --max-connections must be at least 1.");
-                return 1;
-            }
-
-            if (parse.GetValue(threads) is <= 0)
-            {
-                await console.Error.WriteLineAsync("error: --threads must be at least 1.");
-                return 1;
-            }
-
-            if (parse.GetValue(numBlocks) is <= 0)
-            {
-                await console.Error.WriteLineAsync("error: --num-blocks must be at least 1.");
-                return 1;
-            }
-
-            if (parse.GetValue(rebalanceInterval) <= 0 || parse.GetValue(balanceQuality) < 0)
-            {
-                await console.Error.WriteLineAsync("error: --rebalance-interval must be positive and --balance-quality not negative.");
+                await console.Error.WriteLineAsync($"error: {failed.Reason}");
                 return 1;
             }
 

@@ -27,6 +27,12 @@ internal static class NodeOptions
         DefaultValueFactory = _ => HostOptions.DefaultMaxConnections,
     };
 
+    /// <summary>The longest duration option (11.6 days): timers take at most 2^31 - 1 ms.</summary>
+    public const int MaxDurationSeconds = 1_000_000;
+
+    /// <summary>Whether <paramref name="seconds"/> is a usable duration option: positive, finite, at most <see cref="MaxDurationSeconds"/>.</summary>
+    public static bool IsDuration(double seconds) => seconds is > 0 and <= MaxDurationSeconds;
+
     /// <summary>The host's limits for <c>--max-connections</c>: the hard cap, and trimming watermarks at 3/4 and 5/8 of it.</summary>
     public static HostOptions WithConnectionLimit(this HostOptions options, int maxConnections) => options with
     {

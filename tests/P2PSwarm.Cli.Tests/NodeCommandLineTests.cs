@@ -44,13 +44,24 @@ public sealed class NodeCommandLineTests : IDisposable
     }
 
     [Theory]
-    [InlineData("node", "--ephemeral")]
-    [InlineData("serve", "--model", "no-such-model", "--blocks", "0-1")]
-    public async Task A_connection_limit_below_one_exits_non_zero_with_the_reason(params string[] args)
+    [InlineData("error: --max-connections must be at least 1.", "node", "--ephemeral", "--max-connections", "0")]
+    [InlineData("error: --max-connections must be at least 1.", "serve", "--max-connections", "0")]
+    [InlineData("error: --max-sessions must be at least 1.", "serve", "--max-sessions", "0")]
+    [InlineData("error: --cache-tokens must be at least 1.", "serve", "--cache-tokens", "-5")]
+    [InlineData("error: --idle-timeout must be seconds in (0, 1000000].", "serve", "--idle-timeout", "-3")]
+    [InlineData("error: --idle-timeout must be seconds in (0, 1000000].", "serve", "--idle-timeout", "1e300")]
+    [InlineData("error: --rebalance-interval must be seconds in (0, 1000000].", "serve", "--rebalance-interval", "NaN")]
+    [InlineData("error: --balance-quality must not be negative.", "serve", "--balance-quality", "-1")]
+    [InlineData("error: --step-timeout must be seconds in (0, 1000000].", "generate", "--prompt", "hi", "--step-timeout", "0")]
+    public async Task Out_of_range_limits_and_durations_exit_non_zero_before_doing_anything(string expected, params string[] args)
     {
-        var (code, _, error) = await RunAsync([.. args, "--max-connections", "0"]);
+        // The model does not exist: the argument is refused before anything is opened.
+        string[] model = args[0] == "node" ? [] : ["--model", Path.Combine(_folder, "no-such-model")];
+        string[] blocks = args[0] == "serve" ? ["--blocks", "0-1"] : [];
+        var (code, output, error) = await RunAsync([.. args, .. model, .. blocks]);
         Assert.NotEqual(0, code);
-        Assert.Equal("error: --max-connections must be at least 1.", error.Trim());
+        Assert.Equal(expected, error.Trim());
+        Assert.Equal("", output);
     }
 
     [Fact]
