@@ -25,6 +25,17 @@ internal static class DemoCommand
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
+            var options = new GenerationOptions { MaxTokens = parse.GetValue(maxTokens) };
+            try
+            {
+                options.Validate();
+            }
+            catch (ArgumentException e)
+            {
+                await console.Error.WriteLineAsync($"error: {e.Message}");
+                return 1;
+            }
+
             string home = Path.GetDirectoryName(IdentityFile.DefaultPath)!;
             string model = Path.Combine(home, "models", "tiny");
             if (!File.Exists(Path.Combine(model, "config.json")))
@@ -53,7 +64,6 @@ internal static class DemoCommand
                 }
 
                 await console.Out.WriteLineAsync($"generating through the swarm: \"{parse.GetValue(prompt)}\"");
-                var options = new GenerationOptions { MaxTokens = parse.GetValue(maxTokens) };
                 int generated = await SwarmGenerate.RunAsync(
                     console, model, parse.GetValue(prompt)!, options, peers, lan: false, trace: true, asJson: false, TimeSpan.FromSeconds(10), cancellationToken);
                 int stopped = await StopAllAsync(console, servers);

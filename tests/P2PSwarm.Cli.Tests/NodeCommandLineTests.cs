@@ -53,10 +53,11 @@ public sealed class NodeCommandLineTests : IDisposable
     [InlineData("error: --rebalance-interval must be seconds in (0, 1000000].", "serve", "--rebalance-interval", "NaN")]
     [InlineData("error: --balance-quality must not be negative.", "serve", "--balance-quality", "-1")]
     [InlineData("error: --step-timeout must be seconds in (0, 1000000].", "generate", "--prompt", "hi", "--step-timeout", "0")]
+    [InlineData("error: max tokens must be >= 0, got -1", "demo", "--max-tokens", "-1")]
     public async Task Out_of_range_limits_and_durations_exit_non_zero_before_doing_anything(string expected, params string[] args)
     {
-        // The model does not exist: the argument is refused before anything is opened.
-        string[] model = args[0] == "node" ? [] : ["--model", Path.Combine(_folder, "no-such-model")];
+        // The model does not exist (and demo would create one and start servers): the argument is refused first.
+        string[] model = args[0] is "serve" or "generate" ? ["--model", Path.Combine(_folder, "no-such-model")] : [];
         string[] blocks = args[0] == "serve" ? ["--blocks", "0-1"] : [];
         var (code, output, error) = await RunAsync([.. args, .. model, .. blocks]);
         Assert.NotEqual(0, code);
