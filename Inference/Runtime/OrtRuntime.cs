@@ -65,13 +65,16 @@ public static class OrtRuntime
     /// </param>
     internal static SessionOptions CreateSessionOptions(int? intraOpThreads = null)
     {
+        // First: constructing SessionOptions creates ORT's environment (OrtEnv.Instance()) outside our lock. Done the
+        // other way round, a session on its own threads created the default environment, and one racing it on
+        // another thread was told the global pool existed, so its session (and every later one) failed to open.
+        bool global = EnsureGlobalThreadPool();
         var options = new SessionOptions
         {
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             InterOpNumThreads = 1,
         };
-        bool global = EnsureGlobalThreadPool();
         if (intraOpThreads is int threads)
         {
             ArgumentOutOfRangeException.ThrowIfNegativeOrZero(threads, nameof(intraOpThreads));
