@@ -111,7 +111,8 @@ public sealed class TcpConnectionListener : IAsyncDisposable
 
             try
             {
-                return TcpTransport.StartCounted(accepted, _budget, _logger);
+                // Accepted sockets have never waited in .NET's epoll: they can receive on a thread of their own.
+                return TcpTransport.StartCounted(accepted, _budget, _logger, ReceiveThreads.Accepted);
             }
             catch (SocketException ex)
             {
