@@ -12,18 +12,28 @@ namespace P2PSwarm.Node.Tests.Dht;
 /// answer. Each test lays out the keyspace by hand: the 3 peers closest to the key answer and hold the key's
 /// records, the 12 next closest hang, 5 farther ones answer. The asker knows the third closest, every hung peer and
 /// the farther ones, so its first α requests go to the third closest and two hung peers, and the two closest are
-/// only learned from answers. Assertions count timeouts waited out and requests abandoned, never wall time.
+/// only learned from answers. Assertions count timeouts waited out and requests abandoned, never wall time: where a
+/// lookup must abandon the hung requests, they never time out (a lookup that waited for them would hang until the
+/// guard cancels it), so no scheduling delay can turn an abandoned request into a waited-out one.
 /// </summary>
 public sealed class KademliaLookupTerminationTests
 {
     private const int Hung = 12;
 
+    /// <summary>Hung requests end only when the lookup abandons them.</summary>
+    private static readonly TimeSpan NeverTimesOut = Timeout.InfiniteTimeSpan;
+
+    /// <summary>For the rules that wait hung peers out: they finish in seconds.</summary>
+    private static readonly TimeSpan WaitedOut = TimeSpan.FromSeconds(1);
+
+    private static CancellationToken HangGuard() => new CancellationTokenSource(TimeSpan.FromMinutes(1)).Token;
+
     [Fact]
     public async Task A_peer_lookup_ends_once_the_beta_closest_answered_and_abandons_the_hung_requests()
     {
-        Keyspace space = Build(KademliaLookupOptions.Default, Encoding.UTF8.GetBytes("find-node target"));
+        Keyspace space = Build(KademliaLookupOptions.Default, Encoding.UTF8.GetBytes("find-node target"), NeverTimesOut);
 
-        ClosestPeersResult result = await space.Asker.Lookup.FindClosestPeersAsync(space.Key, ClosestPeersExtent.Beta, CancellationToken.None);
+        ClosestPeersResult result = await space.Asker.Lookup.FindClosestPeersAsync(space.Key, ClosestPeersExtent.Beta, HangGuard());
 
         Assert.Equal(KadLookupEnd.ClosestAnswered, result.Stats.End);
         Assert.Equal(space.Holders.Select(h => h.Id), result.ClosestPeers.Take(3));
@@ -37,7 +47,7 @@ public sealed class KademliaLookupTerminationTests
     [Fact]
     public async Task The_spec_rule_beta_equal_to_k_waits_out_every_hung_peer_among_the_k_closest()
     {
-        Keyspace space = Build(KademliaLookupOptions.Default with { Beta = 20 }, Encoding.UTF8.GetBytes("find-node target"));
+        Keyspace space = Build(KademliaLookupOptions.Default with { Beta = 20 }, Encoding.UTF8.GetBytes("find-node target"), WaitedOut);
 
         ClosestPeersResult result = await space.Asker.Lookup.FindClosestPeersAsync(space.Key, ClosestPeersExtent.Beta, CancellationToken.None);
 
@@ -50,7 +60,7 @@ public sealed class KademliaLookupTerminationTests
     [Fact]
     public async Task A_hung_peer_among_the_beta_closest_is_waited_out_as_in_go()
     {
-        Keyspace space = Build(KademliaLookupOptions.Default, Encoding.UTF8.GetBytes("hung in the closest"), hungAmongClosest: true);
+        Keyspace space = Build(KademliaLookupOptions.Default, Encoding.UTF8.GetBytes("hung in the closest"), WaitedOut, hungAmongClosest: true);
 
         ClosestPeersResult result = await space.Asker.Lookup.FindClosestPeersAsync(space.Key, ClosestPeersExtent.Beta, CancellationToken.None);
 
@@ -67,7 +77,7 @@ public sealed class KademliaLookupTerminationTests
         var options = KademliaLookupOptions.Default with { FollowUpGetValue = false, FollowUpGetProviders = false };
         using IdentityKey publisher = IdentityKey.Generate();
         byte[] recordKey = P2PSwarmRecordValidator.KeyFor(publisher.PeerId, "info");
-        Keyspace values = Build(options, recordKey);
+        Keyspace values = Build(options, recordKey, NeverTimesOut);
         byte[] record = SignedRecord.Create(publisher, recordKey, 1, DateTimeOffset.UtcNow.AddHours(1), "v1"u8).Encode();
         foreach (SimulatedKadNode holder in values.Holders)
         {
@@ -75,21 +85,21 @@ public sealed class KademliaLookupTerminationTests
         }
 
         // A quorum of 5 cannot be met by the 3 holders: the lookup ends by the β rule, not by waiting out the hung peers.
-        ValueResult got = await values.Asker.Lookup.GetValueAsync(recordKey, values.Network.Validators, quorum: 5, CancellationToken.None);
+        ValueResult got = await values.Asker.Lookup.GetValueAsync(recordKey, values.Network.Validators, quorum: 5, HangGuard());
 
         Assert.Equal(3, got.Received.Count);
         Assert.Equal(KadLookupEnd.ClosestAnswered, got.Stats.End);
         Assert.Equal(0, values.Network.HungTimeoutsWaitedOut);
 
         byte[] content = Cid.FromRawSha256("provided block"u8.ToArray()).Multihash.ToBytes();
-        Keyspace providers = Build(options, content);
+        Keyspace providers = Build(options, content, NeverTimesOut);
         PeerId provider = TestPeers.Take(1, offset: 1999)[0];
         foreach (SimulatedKadNode holder in providers.Holders)
         {
             holder.Providers.Add(content, provider, [new byte[] { 0x04, 127, 0, 0, 1, 0x06, 0x10, 0x00 }], DateTimeOffset.UtcNow);
         }
 
-        ProvidersResult found = await providers.Asker.Lookup.GetProvidersAsync(content, wanted: 20, CancellationToken.None);
+        ProvidersResult found = await providers.Asker.Lookup.GetProvidersAsync(content, wanted: 20, HangGuard());
 
         Assert.Equal(provider, Assert.Single(found.Providers).Peer);
         Assert.Equal(KadLookupEnd.ClosestAnswered, found.Stats.End);
@@ -99,7 +109,7 @@ public sealed class KademliaLookupTerminationTests
     [Fact]
     public async Task A_lookup_for_a_put_follows_up_on_the_rest_of_the_k_closest_all_at_once()
     {
-        Keyspace space = Build(KademliaLookupOptions.Default, Encoding.UTF8.GetBytes("put target"));
+        Keyspace space = Build(KademliaLookupOptions.Default, Encoding.UTF8.GetBytes("put target"), WaitedOut);
 
         ClosestPeersResult result = await space.Asker.Lookup.FindClosestPeersAsync(space.Key, CancellationToken.None);
 
@@ -116,7 +126,7 @@ public sealed class KademliaLookupTerminationTests
     {
         using IdentityKey publisher = IdentityKey.Generate();
         byte[] recordKey = P2PSwarmRecordValidator.KeyFor(publisher.PeerId, "info");
-        Keyspace space = Build(KademliaLookupOptions.Default, recordKey);
+        Keyspace space = Build(KademliaLookupOptions.Default, recordKey, WaitedOut);
         byte[] record = SignedRecord.Create(publisher, recordKey, 1, DateTimeOffset.UtcNow.AddHours(1), "v1"u8).Encode();
         foreach (SimulatedKadNode holder in space.Holders)
         {
@@ -135,7 +145,7 @@ public sealed class KademliaLookupTerminationTests
     public async Task A_get_providers_short_of_its_wanted_count_follows_up_by_default()
     {
         byte[] content = Cid.FromRawSha256("provided block"u8.ToArray()).Multihash.ToBytes();
-        Keyspace space = Build(KademliaLookupOptions.Default, content);
+        Keyspace space = Build(KademliaLookupOptions.Default, content, WaitedOut);
         PeerId provider = TestPeers.Take(1, offset: 1999)[0];
         foreach (SimulatedKadNode holder in space.Holders)
         {
@@ -152,14 +162,16 @@ public sealed class KademliaLookupTerminationTests
     [Fact]
     public async Task A_timed_out_peer_is_backed_off_out_of_the_table_and_later_lookups_but_an_abandoned_request_is_not()
     {
-        Keyspace space = Build(KademliaLookupOptions.Default, Encoding.UTF8.GetBytes("backoff target"));
+        Keyspace space = Build(KademliaLookupOptions.Default, Encoding.UTF8.GetBytes("backoff target"), NeverTimesOut);
         var backoff = new PeerBackoff(TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(30));
         var lookup = new KademliaLookup(space.Asker, space.Asker.Table, KademliaLookupOptions.Default, backoff: backoff);
 
-        ClosestPeersResult located = await lookup.FindClosestPeersAsync(space.Key, ClosestPeersExtent.Beta, CancellationToken.None);
+        ClosestPeersResult located = await lookup.FindClosestPeersAsync(space.Key, ClosestPeersExtent.Beta, HangGuard());
         Assert.Equal(2, located.Stats.AbandonedRequests);
         Assert.Equal(0, backoff.Count);
 
+        // From here on the hung peers time out: the lookups for a put wait every one of them out.
+        space.Network.HungTimeout = WaitedOut;
         ClosestPeersResult first = await lookup.FindClosestPeersAsync(space.Key, CancellationToken.None);
         Assert.Equal(Hung, first.Stats.FailedPeers);
         Assert.Equal(Hung, backoff.Count);
@@ -173,11 +185,9 @@ public sealed class KademliaLookupTerminationTests
     }
 
     /// <summary>The keyspace around <paramref name="key"/>: see the class summary.</summary>
-    private static Keyspace Build(KademliaLookupOptions options, byte[] key, bool hungAmongClosest = false)
+    private static Keyspace Build(KademliaLookupOptions options, byte[] key, TimeSpan hungTimeout, bool hungAmongClosest = false)
     {
-        // Long beside an in-process answer (microseconds), so a loaded machine cannot let a hung peer time out before
-        // the honest answers arrive; short enough that the rules that wait them out finish in seconds.
-        var network = new SimulatedKadNetwork(options) { HungTimeout = TimeSpan.FromSeconds(1) };
+        var network = new SimulatedKadNetwork(options) { HungTimeout = hungTimeout };
         KadKey target = KadKey.FromKeyBytes(key);
         PeerId[] byDistance = [.. TestPeers.Take(60, offset: 1000).OrderBy(p => KadKey.FromKeyBytes(p.Bytes.Span).Xor(target))];
         // With hungAmongClosest the second closest peer hangs, so the three closest that answer are 1st, 3rd and 4th.

@@ -57,8 +57,11 @@ internal sealed class SimulatedKadNetwork
     /// <summary>The most requests that were in flight at once since the last <see cref="ResetConcurrency"/>.</summary>
     public int MaxConcurrentRequests { get; private set; }
 
-    /// <summary>The request deadline a <see cref="SimulatedBehaviour.Hung"/> node makes the requester wait out.</summary>
-    public TimeSpan HungTimeout { get; init; } = TimeSpan.FromMilliseconds(200);
+    /// <summary>
+    /// The request deadline a <see cref="SimulatedBehaviour.Hung"/> node makes the requester wait out, read when a request
+    /// arrives. <see cref="Timeout.InfiniteTimeSpan"/>: the request only ends when the requester abandons it.
+    /// </summary>
+    public TimeSpan HungTimeout { get; set; } = TimeSpan.FromMilliseconds(200);
 
     public IReadOnlyList<SimulatedKadNode> Nodes
     {
