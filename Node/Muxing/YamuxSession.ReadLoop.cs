@@ -96,25 +96,7 @@ public sealed partial class YamuxSession
         }
     }
 
-    /// <summary>
-    /// Applies the frames in one connection read. Payload reaches each stream's pipe as it is parsed, but is flushed to
-    /// the application once per stream and read (when the next payload goes to another stream, and at the end): a
-    /// flush wakes the application's reader, and a read holds several 64 KiB frames of a bulk transfer.
-    /// </summary>
     private void ProcessFrames(ref ReadOnlySequence<byte> buffer)
-    {
-        try
-        {
-            ProcessFramesOfRead(ref buffer);
-        }
-        finally
-        {
-            _unflushed?.FlushDelivered();
-            _unflushed = null;
-        }
-    }
-
-    private void ProcessFramesOfRead(ref ReadOnlySequence<byte> buffer)
     {
         while (true)
         {
@@ -126,17 +108,7 @@ public sealed partial class YamuxSession
                 }
 
                 var take = Math.Min(_dataRemaining, buffer.Length);
-                if (_dataTarget is { } target)
-                {
-                    if (_unflushed != target)
-                    {
-                        _unflushed?.FlushDelivered();
-                        _unflushed = target;
-                    }
-
-                    target.DeliverData(buffer.Slice(0, take));
-                }
-
+                _dataTarget?.DeliverData(buffer.Slice(0, take));
                 buffer = buffer.Slice(take);
                 _dataRemaining -= take;
                 if (_dataRemaining == 0)

@@ -73,9 +73,6 @@ public sealed partial class YamuxSession : IAsyncDisposable
     private long _dataRemaining;
     private YamuxFlags _dataFlags;
 
-    // Reader loop only: the stream given payload in this connection read and not yet flushed to its application.
-    private YamuxStream? _unflushed;
-
     public YamuxSession(IDuplexPipe connection, bool isInitiator, YamuxSettings settings, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(connection);

@@ -225,11 +225,7 @@ public sealed class YamuxStream : IDuplexPipe, IAsyncDisposable
         return true;
     }
 
-    /// <summary>
-    /// Reader loop: hands payload bytes to the application, or drops them if nobody will read them. The application
-    /// sees them after <see cref="FlushDelivered"/>, once per connection read rather than per frame: each flush wakes
-    /// the application's reader on the thread pool.
-    /// </summary>
+    /// <summary>Reader loop: hands payload bytes to the application, or drops them if nobody will read them.</summary>
     internal void DeliverData(in ReadOnlySequence<byte> payload)
     {
         var length = payload.Length;
@@ -242,6 +238,8 @@ public sealed class YamuxStream : IDuplexPipe, IAsyncDisposable
                     _inbound.Writer.Write(segment.Span);
                 }
 
+                // Never pauses (pausing is off), so it completes synchronously.
+                _inbound.Writer.FlushAsync().GetAwaiter().GetResult();
                 Interlocked.Add(ref _receivedBytes, length);
                 return;
             }
@@ -254,19 +252,6 @@ public sealed class YamuxStream : IDuplexPipe, IAsyncDisposable
 
         // The application stopped reading but the peer may still be writing: drop the bytes, keep it unblocked.
         ReturnCredit(length);
-    }
-
-    /// <summary>Reader loop: makes the bytes <see cref="DeliverData"/> wrote visible to the application.</summary>
-    internal void FlushDelivered()
-    {
-        lock (_gate)
-        {
-            if (!_inboundCompleted)
-            {
-                // Never pauses (pausing is off), so it completes synchronously.
-                _inbound.Writer.FlushAsync().GetAwaiter().GetResult();
-            }
-        }
     }
 
     internal void AddSendWindow(uint delta)

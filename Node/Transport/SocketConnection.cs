@@ -36,27 +36,15 @@ public sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
     private readonly Pipe _output;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _closing = new();
-    private readonly ReceiveThreads? _receiveThreads;
     private Task _completion = Task.CompletedTask;
-    private int _receiveState;
     private int _started;
     private int _closed;
 
     /// <summary>Wraps an already connected socket. Call <see cref="Start"/> once to begin moving bytes.</summary>
     public SocketConnection(Socket socket, ILogger? logger = null)
-        : this(socket, receiveThreads: null, logger)
-    {
-    }
-
-    /// <summary>
-    /// Wraps a connected socket. With <paramref name="receiveThreads"/> (where <see cref="SocketReadiness"/> works, and
-    /// while the bound allows), the connection receives on a thread of its own; otherwise with async receives.
-    /// </summary>
-    internal SocketConnection(Socket socket, ReceiveThreads? receiveThreads, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(socket);
         _socket = socket;
-        _receiveThreads = SocketReadiness.IsSupported ? receiveThreads : null;
         _socket.NoDelay = true;
         _logger = logger ?? NullLogger.Instance;
         LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
@@ -78,12 +66,6 @@ public sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
 
     /// <summary>The remote address of the socket.</summary>
     public IPEndPoint RemoteEndPoint { get; }
-
-    /// <summary>True if the receive loop runs (or ran) on a thread of its own (see <see cref="ReceiveThreads"/>).</summary>
-    internal bool ReceivesOnOwnThread => Volatile.Read(ref _receiveState) != ReceiveState.Async;
-
-    /// <summary>True while the receive thread waits for the socket to become readable.</summary>
-    internal bool ReceiveThreadWaiting => Volatile.Read(ref _receiveState) == ReceiveState.ThreadWaiting;
 
     /// <summary>Completes when both loops have ended and the socket is closed.</summary>
     public Task Completion => _completion;
@@ -127,10 +109,7 @@ public sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
         Abort();
     }
 
-    private Task ReceiveLoopAsync() =>
-        _receiveThreads is { } threads && threads.TryAcquire() ? ReceiveOnOwnThreadAsync(threads) : ReceiveAsyncLoopAsync();
-
-    private async Task ReceiveAsyncLoopAsync()
+    private async Task ReceiveLoopAsync()
     {
         Exception? error = null;
         var writer = _input.Writer;
@@ -139,13 +118,13 @@ public sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
             while (true)
             {
                 var memory = writer.GetMemory(MinimumReceiveSize);
-                var count = await _socket.ReceiveAsync(memory, SocketFlags.None, _closing.Token);
-                if (count == 0)
+                var received = await _socket.ReceiveAsync(memory, SocketFlags.None, _closing.Token);
+                if (received == 0)
                 {
                     break;
                 }
 
-                writer.Advance(count);
+                writer.Advance(received);
                 var flush = await writer.FlushAsync(_closing.Token);
                 if (flush.IsCompleted || flush.IsCanceled)
                 {
@@ -153,116 +132,27 @@ public sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
                 }
             }
         }
-        catch (Exception ex)
-        {
-            error = ReceiveFailure(ex);
-        }
-
-        await writer.CompleteAsync(error);
-    }
-
-    /// <summary>Starts the receive thread, which releases its claim on <paramref name="threads"/> when it ends.</summary>
-    private Task ReceiveOnOwnThreadAsync(ReceiveThreads threads)
-    {
-        var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Volatile.Write(ref _receiveState, ReceiveState.ThreadRunning);
-        var thread = new Thread(() => ReceiveOnThread(threads, ended)) { IsBackground = true, Name = "p2pswarm receive" };
-        try
-        {
-            thread.Start();
-        }
-        catch (OutOfMemoryException)
-        {
-            // No thread to be had (address space or the kernel's task limit): receive asynchronously instead.
-            Volatile.Write(ref _receiveState, ReceiveState.Async);
-            threads.Release();
-            return ReceiveAsyncLoopAsync();
-        }
-
-        return ended.Task;
-    }
-
-    private void ReceiveOnThread(ReceiveThreads threads, TaskCompletionSource ended)
-    {
-        Exception? error = null;
-        var writer = _input.Writer;
-        try
-        {
-            // Non-blocking receives: when the socket is empty the thread waits in poll (SocketReadiness), never in .NET's
-            // synchronous receive, which would register the socket with the epoll thread and wait through it.
-            _socket.Blocking = false;
-            while (true)
-            {
-                var memory = writer.GetMemory(MinimumReceiveSize);
-                var count = _socket.Receive(memory.Span, SocketFlags.None, out var socketError);
-                if (socketError == SocketError.WouldBlock)
-                {
-                    Volatile.Write(ref _receiveState, ReceiveState.ThreadWaiting);
-                    SocketReadiness.WaitReadable(_socket);
-                    Volatile.Write(ref _receiveState, ReceiveState.ThreadRunning);
-                    continue;
-                }
-
-                if (socketError != SocketError.Success)
-                {
-                    throw new SocketException((int)socketError);
-                }
-
-                if (count == 0)
-                {
-                    break;
-                }
-
-                writer.Advance(count);
-
-                // The readers above run inline inside this flush (decrypt, demultiplex); it waits only when they fall a
-                // whole pause threshold behind, and this thread has nothing else to do meanwhile. Abort cancels the wait.
-                var flush = writer.FlushAsync(_closing.Token);
-#pragma warning disable VSTHRD002 // A dedicated thread without a synchronization context: blocking it is the point.
-                var result = flush.IsCompleted ? flush.Result : flush.AsTask().GetAwaiter().GetResult();
-#pragma warning restore VSTHRD002
-                if (result.IsCompleted || result.IsCanceled)
-                {
-                    break;
-                }
-            }
-        }
-        catch (Exception ex)
-        {
-            error = ReceiveFailure(ex);
-        }
-
-        try
-        {
-            writer.Complete(error);
-        }
-        finally
-        {
-            Volatile.Write(ref _receiveState, ReceiveState.ThreadEnded);
-            threads.Release();
-            ended.SetResult();
-        }
-    }
-
-    /// <summary>The error the input completes with after <paramref name="exception"/> ended the receive loop.</summary>
-    private IOException? ReceiveFailure(Exception exception)
-    {
-        if (exception is SocketException or ObjectDisposedException or OperationCanceledException)
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
         {
             if (Volatile.Read(ref _closed) == 0)
             {
-                TransportLog.ReceiveFailed(_logger, RemoteEndPoint, exception.Message);
-                return new IOException($"The connection to {RemoteEndPoint} broke: {exception.Message}", exception);
+                TransportLog.ReceiveFailed(_logger, RemoteEndPoint, ex.Message);
+                error = new IOException($"The connection to {RemoteEndPoint} broke: {ex.Message}", ex);
             }
-
-            return new IOException($"The connection to {RemoteEndPoint} was closed locally.", exception);
+            else
+            {
+                error = new IOException($"The connection to {RemoteEndPoint} was closed locally.", ex);
+            }
+        }
+        catch (Exception)
+        {
+            // The layer above stopped reading with an error of its own (e.g. Noise failed and completed this input
+            // with it; the flush rethrows it). Nobody will read this connection again: reset it. The error belongs to
+            // that layer, which reports it; this connection's completion stays clean so disposal never throws it.
+            Abort();
         }
 
-        // The layer above stopped reading with an error of its own (e.g. Noise failed and completed this input with it;
-        // the flush rethrows it). Nobody will read this connection again: reset it. The error belongs to that layer,
-        // which reports it; this connection's completion stays clean so disposal never throws it.
-        Abort();
-        return null;
+        await writer.CompleteAsync(error);
     }
 
     private async Task SendLoopAsync()
@@ -307,13 +197,5 @@ public sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
         }
 
         await reader.CompleteAsync(error);
-    }
-
-    private static class ReceiveState
-    {
-        public const int Async = 0;
-        public const int ThreadRunning = 1;
-        public const int ThreadWaiting = 2;
-        public const int ThreadEnded = 3;
     }
 }

@@ -111,8 +111,7 @@ public sealed class TcpConnectionListener : IAsyncDisposable
 
             try
             {
-                // Accepted sockets have never waited in .NET's epoll: they can receive on a thread of their own.
-                return TcpTransport.StartCounted(accepted, _budget, _logger, ReceiveThreads.Accepted);
+                return TcpTransport.StartCounted(accepted, _budget, _logger);
             }
             catch (SocketException ex)
             {

@@ -95,14 +95,13 @@ public static class TcpTransport
     /// <summary>
     /// Starts a connection over <paramref name="socket"/>, which holds one share of <paramref name="budget"/>; the
     /// share is returned once the connection's socket is closed. On failure the socket is closed and the share returned.
-    /// With <paramref name="receiveThreads"/> it may receive on a thread of its own (see <see cref="ReceiveThreads"/>).
     /// </summary>
-    internal static SocketConnection StartCounted(Socket socket, DescriptorBudget budget, ILogger logger, ReceiveThreads? receiveThreads = null)
+    internal static SocketConnection StartCounted(Socket socket, DescriptorBudget budget, ILogger logger)
     {
         SocketConnection connection;
         try
         {
-            connection = new SocketConnection(socket, receiveThreads, logger);
+            connection = new SocketConnection(socket, logger);
         }
         catch
         {
