@@ -48,6 +48,11 @@ internal static class ServeCommand
         {
             Description = "ONNX Runtime threads per step. Default: measured at start, one thread or one per core, whichever runs the span's one-token step faster (spans over 256 MiB of weights: one per core).",
         };
+        var warmUpTokens = new Option<int>("--warm-up-tokens")
+        {
+            Description = "Before ONLINE the server runs one session through its own inference handler (this many prompt positions, then 3 one-token steps), so the first user does not wait for the serving path to compile. 0: no warm-up.",
+            DefaultValueFactory = _ => 16,
+        };
         var identity = NodeOptions.Identity("Default: a fresh in-memory identity.");
         var initialPeers = DhtOptions.InitialPeers();
         var lan = DhtOptions.Lan();
@@ -57,7 +62,7 @@ internal static class ServeCommand
             "serve",
             "Serve blocks [a, b) of a model to the swarm. Prints its full multiaddrs (with /p2p/) one per line, then 'ONLINE serving blocks a-b of <model id>' when it takes sessions (and 'MOVING from blocks a-b to c-d: ...' before a move); Ctrl+C announces OFFLINE, drains running sessions and stops.")
         {
-            model, blocks, numBlocks, rebalanceInterval, balanceQuality, quant, listen, publicName, maxSessions, cacheTokens, idleTimeout, threads, identity, initialPeers, lan, logLevel, maxConnections,
+            model, blocks, numBlocks, rebalanceInterval, balanceQuality, quant, listen, publicName, maxSessions, cacheTokens, idleTimeout, threads, warmUpTokens, identity, initialPeers, lan, logLevel, maxConnections,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -82,6 +87,7 @@ internal static class ServeCommand
                 (parse.GetValue(numBlocks) is <= 0, "--num-blocks must be at least 1."),
                 (parse.GetValue(maxSessions) < 1, "--max-sessions must be at least 1."),
                 (parse.GetValue(cacheTokens) < 1, "--cache-tokens must be at least 1."),
+                (parse.GetValue(warmUpTokens) < 0, "--warm-up-tokens must not be negative."),
                 (!NodeOptions.IsDuration(parse.GetValue(idleTimeout)), $"--idle-timeout must be seconds in (0, {NodeOptions.MaxDurationSeconds}]."),
                 (!NodeOptions.IsDuration(parse.GetValue(rebalanceInterval)), $"--rebalance-interval must be seconds in (0, {NodeOptions.MaxDurationSeconds}]."),
                 (!(parse.GetValue(balanceQuality) >= 0), "--balance-quality must not be negative."),
@@ -164,6 +170,7 @@ internal static class ServeCommand
                     CacheTokens = parse.GetValue(cacheTokens),
                     IdleTimeout = TimeSpan.FromSeconds(parse.GetValue(idleTimeout)),
                     IntraOpThreads = parse.GetValue(threads),
+                    WarmUpPrefillTokens = parse.GetValue(warmUpTokens),
                 })
                 {
                     AutomaticPlacement = automatic,

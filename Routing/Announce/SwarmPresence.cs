@@ -99,7 +99,7 @@ public sealed class SwarmPresence : IAsyncDisposable
 
     private int BlockCount => _source.Config.NumHiddenLayers;
 
-    /// <summary>Chooses the span (with automatic placement), announces JOINING, loads it, announces ONLINE.</summary>
+    /// <summary>Chooses the span (with automatic placement), announces JOINING, loads it, warms it up (<see cref="BlockServer.WarmUpAsync"/>), announces ONLINE.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _stopped) != 0, this);
@@ -211,6 +211,8 @@ public sealed class SwarmPresence : IAsyncDisposable
         await _announcer.ProvideAsync(span, cancellationToken).ConfigureAwait(false);
         await _announcer.PublishInfoAsync(JoiningInfo(span), cancellationToken).ConfigureAwait(false);
         _server = BlockServer.Start(_host, _source, ModelId, _options.Server with { Span = span }, _graphs, _loggerFactory);
+        // Still JOINING: the warm-up, not the first user, pays for compiling the serving path. A failed one is logged.
+        await _server.WarmUpAsync(cancellationToken).ConfigureAwait(false);
         await MeasureNextRttsAsync(cancellationToken).ConfigureAwait(false);
         await _announcer.PublishInfoAsync(InfoWithRtts(_server), cancellationToken).ConfigureAwait(false);
         _report($"ONLINE serving blocks {span.Start}-{span.End} of {ModelId}");

@@ -22,7 +22,7 @@ namespace P2PSwarm.Routing.Serving;
 /// admitted only with a valid ticket and free cache; every step passes the <see cref="SessionGuard"/>; every output
 /// is signed by the server's identity key. A ticket hop may ask for a sub-span; its graph is built on first use.
 /// </summary>
-public sealed class BlockServer : IAsyncDisposable
+public sealed partial class BlockServer : IAsyncDisposable
 {
     private const string Version = "0.1.0";
 
@@ -100,6 +100,7 @@ public sealed class BlockServer : IAsyncDisposable
         options.Span.EnsureWithin(source.Config);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.MaxSessions);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.CacheTokens);
+        ArgumentOutOfRangeException.ThrowIfNegative(options.WarmUpPrefillTokens);
         // A server's ORT threads must not spin between steps: on a shared machine they starve the other hops and the
         // client (3 hops on loopback: 5-27 ms/token spinning, 1.7-4.9 ms/token not). Takes effect if no ORT session came first.
         OrtRuntime.AllowSpinning = false;
@@ -256,11 +257,13 @@ public sealed class BlockServer : IAsyncDisposable
     private async Task RunSessionAsync(HostStream stream, CancellationToken cancellationToken)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _shutdown.Token);
-        // Only admitted sessions' frames measure the link: a stranger must not steer what this server publishes.
+        // Only admitted sessions' frames measure the link: a stranger must not steer what this server publishes, and
+        // the server's own warm-up over loopback says nothing about how fast frames reach it from the swarm.
+        WarmUpClient? warmUp = WarmUpClientFor(stream.RemotePeerId);
         bool admitted = false;
         var channel = new FrameChannel(stream, _maxFrameBytes, (bytes, elapsed) =>
         {
-            if (admitted)
+            if (admitted && warmUp is null)
             {
                 InboundLink.Record(bytes, elapsed);
             }
@@ -292,6 +295,7 @@ public sealed class BlockServer : IAsyncDisposable
 
             SessionTicket ticket = validation.Ticket!;
             admitted = true;
+            warmUp?.Admitted(this);
             try
             {
                 await ServeSessionAsync(channel, ticket, peer, linked.Token).ConfigureAwait(false);
@@ -299,6 +303,7 @@ public sealed class BlockServer : IAsyncDisposable
             finally
             {
                 Release(ticket);
+                warmUp?.Released();
             }
         }
         catch (SwarmProtocolException ex)

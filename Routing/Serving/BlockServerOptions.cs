@@ -34,6 +34,12 @@ public sealed record BlockServerOptions(BlockSpan Span)
     /// </summary>
     public int? IntraOpThreads { get; init; }
 
+    /// <summary>
+    /// Positions of the prefill step of the warm-up session (<see cref="BlockServer.WarmUpAsync"/>) a server runs
+    /// before it announces ONLINE; 0 runs none. Capped by the cache and the model's positions.
+    /// </summary>
+    public int WarmUpPrefillTokens { get; init; } = 16;
+
     /// <summary>Free text shown to clients (at most 64 UTF-8 bytes).</summary>
     public string PublicName { get; init; } = "";
 }

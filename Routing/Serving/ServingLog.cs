@@ -37,4 +37,10 @@ internal static partial class ServingLog
 
     [LoggerMessage(EventId = 2510, Level = LogLevel.Information, Message = "Blocks {Span} run on ORT threads: {Threads} ({TokensPerSecond:F1} tokens/s per block; the other choice {OtherTokensPerSecond:F1}, 0 when not measured)")]
     public static partial void ThreadsChosen(ILogger logger, string span, string threads, double tokensPerSecond, double otherTokensPerSecond);
+
+    [LoggerMessage(EventId = 2511, Level = LogLevel.Information, Message = "Blocks {Span} warmed up in {ElapsedMs:F0} ms: one session of a {PrefillTokens}-token prefill and {DecodeSteps} one-token steps through the inference handler")]
+    public static partial void WarmedUp(ILogger logger, string span, double elapsedMs, int prefillTokens, int decodeSteps);
+
+    [LoggerMessage(EventId = 2512, Level = LogLevel.Warning, Message = "Blocks {Span} not warmed up ({ElapsedMs:F0} ms): {Reason}; serving anyway, the first session compiles the serving path")]
+    public static partial void WarmUpFailed(ILogger logger, string span, double elapsedMs, string reason);
 }
