@@ -8,8 +8,9 @@ using P2PSwarm.Routing.Protocol.Proto;
 namespace P2PSwarm.Routing.Serving;
 
 /// <summary>
-/// One hop's stream to the next hop of its session, opened on the first push and reused for every later one. A
-/// failed write drops the stream, so the next push dials again. Written only by the session's own loop.
+/// One hop's stream to the next hop of its session, opened when the session opens (<see cref="OpenEarly"/>) or else
+/// on the first push, and reused for every later one. A failed write drops the stream, so the next push dials again.
+/// Written only by the session's own loop.
 /// </summary>
 internal sealed class PushLink : IAsyncDisposable
 {
@@ -20,6 +21,8 @@ internal sealed class PushLink : IAsyncDisposable
     private readonly ILogger _logger;
     private HostStream? _stream;
     private FrameChannel? _channel;
+    private Task<FrameChannel>? _opening;
+    private CancellationTokenSource? _openingCancel;
 
     public PushLink(Host host, PeerId next, IReadOnlyList<Multiaddress> addresses, int maxFrameBytes, ILogger logger)
     {
@@ -30,6 +33,16 @@ internal sealed class PushLink : IAsyncDisposable
         _logger = logger;
     }
 
+    /// <summary>
+    /// Starts dialing the next hop now, while the client still opens the route's other hops, so the first push does not
+    /// wait for a connection handshake. A failure surfaces (logged) at the first push, which then dials again.
+    /// </summary>
+    public void OpenEarly(CancellationToken cancellationToken)
+    {
+        _openingCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        _opening = OpenAsync(_openingCancel.Token);
+    }
+
     /// <summary>Sends <paramref name="pushed"/> to the next hop; false (logged) when it cannot be reached or the write fails.</summary>
     public async Task<bool> PushAsync(PushedOutput pushed, TimeSpan timeout, CancellationToken cancellationToken)
     {
@@ -37,7 +50,9 @@ internal sealed class PushLink : IAsyncDisposable
         deadline.CancelAfter(timeout);
         try
         {
-            FrameChannel channel = _channel ?? await OpenAsync(deadline.Token).ConfigureAwait(false);
+            FrameChannel channel = _channel
+                ?? (_opening is not null ? await TakeOpeningAsync(timeout, deadline.Token).ConfigureAwait(false) : null)
+                ?? await OpenAsync(deadline.Token).ConfigureAwait(false);
             await channel.WriteAsync(new InferenceMessage { PushedOutput = pushed }, deadline.Token).ConfigureAwait(false);
             return true;
         }
@@ -51,6 +66,19 @@ internal sealed class PushLink : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_opening is not null)
+        {
+            await _openingCancel!.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await TakeOpeningAsync(Timeout.InfiniteTimeSpan, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException or HopUnreachableException)
+            {
+                // Never used: nothing to report.
+            }
+        }
+
         if (_channel is { } channel)
         {
             try
@@ -87,6 +115,25 @@ internal sealed class PushLink : IAsyncDisposable
         _stream = opened.Stream!;
         _channel = new FrameChannel(_stream, _maxFrameBytes);
         return _channel;
+    }
+
+    /// <summary>The early opening's stream (which <see cref="OpenAsync"/> also kept), given at most <paramref name="timeout"/> more, as a push would.</summary>
+    private async Task<FrameChannel> TakeOpeningAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        Task<FrameChannel> opening = _opening!;
+        CancellationTokenSource cancel = _openingCancel!;
+        _opening = null;
+        _openingCancel = null;
+        try
+        {
+            cancel.CancelAfter(timeout);
+            await using CancellationTokenRegistration stop = cancellationToken.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), cancel);
+            return await opening.ConfigureAwait(false);
+        }
+        finally
+        {
+            cancel.Dispose();
+        }
     }
 
     private async ValueTask DropAsync()
