@@ -51,6 +51,7 @@ internal static class DemoCommand
             }
 
             var servers = new List<Process>();
+            bool stopping = false;
             try
             {
                 var peers = new List<string>();
@@ -66,14 +67,22 @@ internal static class DemoCommand
                 await console.Out.WriteLineAsync($"generating through the swarm: \"{parse.GetValue(prompt)}\"");
                 int generated = await SwarmGenerate.RunAsync(
                     console, model, parse.GetValue(prompt)!, options, peers, lan: false, trace: true, asJson: false, TimeSpan.FromSeconds(10), cancellationToken);
+                stopping = true;
                 int stopped = await StopAllAsync(console, servers);
                 return generated != 0 ? generated : stopped;
             }
             catch (InvalidOperationException e)
             {
                 await console.Error.WriteLineAsync($"error: {e.Message}");
-                await StopAllAsync(console, servers);
                 return 1;
+            }
+            finally
+            {
+                // However the demo ends (an error, Ctrl+C, SIGTERM), no server outlives it.
+                if (!stopping)
+                {
+                    await StopAllAsync(console, servers);
+                }
             }
         });
         return command;

@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using P2PSwarm.Inference.Checkpoints;
 
 namespace P2PSwarm.Cli.Tests.Swarm;
@@ -9,8 +11,8 @@ public sealed class SwarmProcessTests : IAsyncLifetime
 {
     private const string Prompt = "The quick brown fox";
 
-    // Failover runs must outlast the test's reaction to a trace line: at ~2 ms per token a 24-token run could end
-    // before the kill landed (seen once reroutes was 0). 160 tokens keep the client busy for a few hundred ms.
+    // Failover runs must outlast the test's reaction to a trace line: GenerateWithFaultAsync holds the client a few
+    // dozen tokens past the trigger (its stderr pipe is one page), so 160 tokens always leave work after the fault.
     private const string FailoverTokens = "160";
     private readonly string _root = Path.Combine(Path.GetTempPath(), "p2pswarm-swarm-process-tests", Guid.NewGuid().ToString("N"));
     private readonly List<Process> _servers = [];
@@ -151,6 +153,46 @@ public sealed class SwarmProcessTests : IAsyncLifetime
         Assert.EndsWith("all servers stopped", output.TrimEnd(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Demo_stopped_with_SIGTERM_mid_generation_stops_its_servers()
+    {
+        Process demo = Start(["demo", "--max-tokens", "480"]);
+        PipeCapacity.Shrink(demo.StandardError.BaseStream);
+        Task<string> output = demo.StandardOutput.ReadToEndAsync();
+
+        // Reading pauses at token 3, so the demo blocks on its trace a few dozen tokens on: the signal lands mid-generation.
+        while (await demo.StandardError.ReadLineAsync() is { } line && !line.StartsWith("token 3:", StringComparison.Ordinal))
+        {
+        }
+
+        Assert.Equal(0, Signal(demo.Id, "TERM"));
+        string rest = await demo.StandardError.ReadToEndAsync();
+        await demo.WaitForExitAsync();
+        int[] servers = [.. Regex.Matches(await output, @"\(pid (\d+)\)").Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture))];
+
+        Assert.Equal(3, servers.Length);
+        Assert.DoesNotContain("token 479:", rest, StringComparison.Ordinal);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        try
+        {
+            foreach (int pid in servers)
+            {
+                while (IsRunning(pid))
+                {
+                    Assert.True(DateTime.UtcNow < deadline, $"server {pid} outlived the demo");
+                    await Task.Delay(100);
+                }
+            }
+        }
+        finally
+        {
+            foreach (int pid in servers.Where(IsRunning))
+            {
+                Signal(pid, "KILL");
+            }
+        }
+    }
+
     /// <summary>
     /// Runs <c>generate --json --trace</c> with <paramref name="args"/>; at the first trace line starting with
     /// <paramref name="atLine"/>, applies <paramref name="fault"/> to a server once (it returns what undoes the fault
@@ -193,6 +235,20 @@ public sealed class SwarmProcessTests : IAsyncLifetime
     {
         Assert.Equal(0, Signal(server.Id, "STOP"));
         return () => Signal(server.Id, "CONT");
+    }
+
+    /// <summary>Whether <paramref name="pid"/> is a live process (a zombie awaiting its parent's wait is not).</summary>
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            string stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..][0] != 'Z';
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or IOException)
+        {
+            return false;
+        }
     }
 
     private static int Signal(int pid, string signal)
