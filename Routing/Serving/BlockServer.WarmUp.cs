@@ -4,6 +4,7 @@ using P2PSwarm.Node.Hosting;
 using P2PSwarm.Node.Identity;
 using P2PSwarm.Node.Multiformats;
 using P2PSwarm.Routing.Generation;
+using P2PSwarm.Routing.Protocol.Proto;
 using P2PSwarm.Routing.Sessions;
 
 namespace P2PSwarm.Routing.Serving;
@@ -57,6 +58,11 @@ public sealed partial class BlockServer
         lock (_lock)
         {
             _warmUpClient = client;
+            // While it warms up the server answers JOINING, as its DHT record says: clients do not route through it yet.
+            if (_state == ServerState.Online)
+            {
+                _state = ServerState.Joining;
+            }
         }
 
         string? failure = null;
@@ -88,6 +94,10 @@ public sealed partial class BlockServer
             lock (_lock)
             {
                 _warmUpClient = null;
+                if (_state == ServerState.Joining)
+                {
+                    _state = ServerState.Online;
+                }
             }
         }
 

@@ -637,7 +637,8 @@ public sealed partial class BlockServer : IAsyncDisposable
     {
         lock (_lock)
         {
-            if (_state != ServerState.Online)
+            // A JOINING server (warming up) admits sessions: its own warm-up, and a client that routes through it anyway.
+            if (_state == ServerState.Offline)
             {
                 return new SessionRejection(ErrorCode.ShuttingDown, "The server is shutting down and takes no new sessions.");
             }

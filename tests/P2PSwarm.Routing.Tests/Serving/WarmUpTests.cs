@@ -10,6 +10,7 @@ using P2PSwarm.Node.Identity;
 using P2PSwarm.Node.Multiformats;
 using P2PSwarm.Routing.Announce;
 using P2PSwarm.Routing.Generation;
+using P2PSwarm.Routing.Protocol.Proto;
 using P2PSwarm.Routing.Serving;
 using P2PSwarm.Routing.Tests.Generation;
 
@@ -23,6 +24,7 @@ public sealed class WarmUpTests(TinySwarmModel model) : IClassFixture<TinySwarmM
 {
     private const int WarmedUpEvent = 2511;
     private const int WarmUpFailedEvent = 2512;
+    private const int SessionOpenedEvent = 2501;
     private const string Prompt = "The quick brown fox";
     private readonly List<IAsyncDisposable> _owned = [];
 
@@ -52,15 +54,26 @@ public sealed class WarmUpTests(TinySwarmModel model) : IClassFixture<TinySwarmM
             }
         }, events);
         _owned.Add(presence);
+        // What the server answers on /p2pswarm/info/1.0.0 while its warm-up session is open: JOINING, as its DHT record.
+        ServerState? whileWarmingUp = null;
+        events.OnEvent = id =>
+        {
+            if (id == SessionOpenedEvent)
+            {
+                whileWarmingUp = presence.Server!.CreateInfo().State;
+            }
+        };
 
         await presence.StartAsync(Timeout());
 
+        Assert.Equal(ServerState.Joining, whileWarmingUp);
+        Assert.Equal(ServerState.Online, presence.Server!.CreateInfo().State);
         Assert.NotNull(atOnline);
         Assert.Equal(new ServerSnapshot(WarmUpSessions: 1, ActiveSessions: 0, CacheTokensLeft: 1000UL * 8, LinkBytesPerSecond: 0), atOnline);
         Assert.Equal(1, events.Count(WarmedUpEvent));
         Assert.Equal(0, events.Count(WarmUpFailedEvent));
         // Its session went through the handler like any other: admitted, opened, closed.
-        Assert.Equal(1, events.Count(2501));
+        Assert.Equal(1, events.Count(SessionOpenedEvent));
         Assert.Equal(1, events.Count(2502));
     }
 
@@ -172,6 +185,9 @@ public sealed class WarmUpTests(TinySwarmModel model) : IClassFixture<TinySwarmM
     {
         private readonly ConcurrentQueue<(int Id, string Message)> _events = new();
 
+        /// <summary>Called with each event's id as it is logged, on the logging thread.</summary>
+        public Action<int>? OnEvent { get; set; }
+
         public int Count(int eventId) => _events.Count(e => e.Id == eventId);
 
         public string Message(int eventId) => _events.Single(e => e.Id == eventId).Message;
@@ -187,8 +203,11 @@ public sealed class WarmUpTests(TinySwarmModel model) : IClassFixture<TinySwarmM
 
         public bool IsEnabled(LogLevel logLevel) => true;
 
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
             _events.Enqueue((eventId.Id, formatter(state, exception)));
+            OnEvent?.Invoke(eventId.Id);
+        }
 
         public void Dispose()
         {
