@@ -15,6 +15,7 @@
 // load hits all of them alike; RTT percentiles pool every round's samples, throughput is the median round.
 import '../../tests/interop/js/polyfill.js'
 import { execFileSync, spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { once } from 'node:events'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
@@ -144,10 +145,27 @@ if (args.p2pswarm != null) {
   pairs.push(['js-libp2p dials p2pswarm', 'js', 'p2pswarm'])
 }
 
+/** Waits (at most 10 s) until the machine's CPUs were at least 90 % idle over 250 ms, so that the previous
+ * measurement's processes (a js peer collecting the garbage of a 1 GiB stream, a .NET tiering pass) do not run
+ * into the next measurement. Every pair waits the same way. */
+async function settle () {
+  const cpuTimes = () => {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
+    return { idle: fields[3] + fields[4], total: fields.reduce((a, b) => a + b, 0) }
+  }
+  for (let attempt = 0; attempt < 40; attempt++) {
+    const before = cpuTimes()
+    await new Promise((resolve) => setTimeout(resolve, 250))
+    const after = cpuTimes()
+    if (after.idle - before.idle >= 0.9 * (after.total - before.total)) return
+  }
+}
+
 const samples = new Map(pairs.map(([name]) => [name, { rtts: [], throughputs: [] }]))
 try {
   for (let round = 0; round < settings.rounds; round++) {
     for (const [name, dialer, listener] of pairs) {
+      await settle()
       const result = await dialers[dialer].measure(listeners[listener].addr)
       samples.get(name).rtts.push(...result.rtts)
       samples.get(name).throughputs.push(result.mibPerSecond)

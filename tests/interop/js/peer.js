@@ -161,7 +161,9 @@ const COMMANDS = {
         }
       }
     } else {
-      const stream = await node.dialProtocol(addrOf(command), PING_PROTOCOL, { signal })
+      // The ping service allows one outbound ping stream per connection, and libp2p's connection monitor pings on its
+      // own every 10 s: without room for both, a measurement that meets the monitor's stream fails ("2/1").
+      const stream = await node.dialProtocol(addrOf(command), PING_PROTOCOL, { signal, maxOutboundStreams: MAX_STREAMS_PER_PROTOCOL })
       rtts = await pingOver(stream, count, warmup, { signal })
     }
     return { rtts, ...summarize(rtts) }
