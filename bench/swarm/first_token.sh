@@ -7,12 +7,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 rounds="${1:-6}"
-artifacts="${P2PSWARM_ARTIFACTS:-$root/artifacts/bench-swarm}"
-work="$(mktemp -d)"
-dotnet build "$root/Cli" -c Release --artifacts-path "$artifacts" -nologo -v quiet >&2
-p2pswarm="$artifacts/bin/P2PSwarm.Cli/release/p2pswarm"
-export P2PSWARM_HOME="$work"
-"$p2pswarm" model init "$work/tiny" --preset tiny --seed 1 > /dev/null
+source "$root/bench/swarm/common.sh"
 pids=()
 cleanup() { [ ${#pids[@]} -gt 0 ] && kill -TERM "${pids[@]}" 2> /dev/null || true; wait || true; rm -rf "$work"; }
 trap cleanup EXIT
