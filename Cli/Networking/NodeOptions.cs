@@ -33,14 +33,6 @@ internal static class NodeOptions
     /// <summary>Whether <paramref name="seconds"/> is a usable duration option: positive, finite, at most <see cref="MaxDurationSeconds"/>.</summary>
     public static bool IsDuration(double seconds) => seconds is > 0 and <= MaxDurationSeconds;
 
-    /// <summary>The host's limits for <c>--max-connections</c>: the hard cap, and trimming watermarks at 3/4 and 5/8 of it.</summary>
-    public static HostOptions WithConnectionLimit(this HostOptions options, int maxConnections) => options with
-    {
-        MaxConnections = maxConnections,
-        ConnectionHighWatermark = maxConnections * 3 / 4,
-        ConnectionLowWatermark = maxConnections * 5 / 8,
-    };
-
     public static Option<LogLevel> LogLevel() => new("--log-level")
     {
         Description = "Log to stderr from this level on: Trace, Debug, Information, Warning, Error, None.",

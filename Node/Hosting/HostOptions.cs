@@ -40,10 +40,21 @@ public sealed record HostOptions
     /// active first, until <see cref="ConnectionLowWatermark"/> remain. go-libp2p's default connection manager uses
     /// 192 and 160. Only connections that finished their upgrade count; <see cref="MaxConnections"/> stays the hard cap.
     /// </summary>
-    public int ConnectionHighWatermark { get; init; } = 192;
+    public int ConnectionHighWatermark { get; init; } = DefaultMaxConnections * 3 / 4;
 
     /// <summary>How many connections trimming leaves open (see <see cref="ConnectionHighWatermark"/>).</summary>
-    public int ConnectionLowWatermark { get; init; } = 160;
+    public int ConnectionLowWatermark { get; init; } = DefaultMaxConnections * 5 / 8;
+
+    /// <summary>
+    /// These options with a hard cap of <paramref name="maxConnections"/> and the trimming watermarks at the defaults'
+    /// proportions: 3/4 and 5/8 of it.
+    /// </summary>
+    public HostOptions WithConnectionLimit(int maxConnections) => this with
+    {
+        MaxConnections = maxConnections,
+        ConnectionHighWatermark = maxConnections * 3 / 4,
+        ConnectionLowWatermark = maxConnections * 5 / 8,
+    };
 
     /// <summary>How long a new connection is safe from trimming (go-libp2p: 1 minute), so a dial is used before it can be closed.</summary>
     public TimeSpan ConnectionGracePeriod { get; init; } = TimeSpan.FromMinutes(1);

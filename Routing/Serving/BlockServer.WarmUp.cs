@@ -166,11 +166,7 @@ public sealed partial class BlockServer
         public bool WasAdmitted => Volatile.Read(ref _admitted) != 0;
 
         /// <summary>Called by the server when it admits the session (the client hears SessionOpened only after this).</summary>
-        public void Admitted(BlockServer server)
-        {
-            Volatile.Write(ref _admitted, 1);
-            Interlocked.Increment(ref server._warmUpSessions);
-        }
+        public void Admitted() => Volatile.Write(ref _admitted, 1);
 
         /// <summary>Called by the server once the session's cache reservation is back.</summary>
         public void Released() => _released.TrySetResult();

@@ -295,7 +295,11 @@ public sealed partial class BlockServer : IAsyncDisposable
 
             SessionTicket ticket = validation.Ticket!;
             admitted = true;
-            warmUp?.Admitted(this);
+            if (warmUp is not null)
+            {
+                warmUp.Admitted();
+                Interlocked.Increment(ref _warmUpSessions);
+            }
             try
             {
                 await ServeSessionAsync(channel, ticket, peer, linked.Token).ConfigureAwait(false);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using P2PSwarm.Node.Hosting;
+using P2PSwarm.Node.Identity;
 
 namespace P2PSwarm.Node.Tests.Hosting;
 
@@ -8,6 +9,20 @@ public sealed class ConnectionTrimmingTests
     private const string EchoProtocol = "/p2pswarm-test/echo/1.0.0";
     private static readonly TimeSpan Generous = TestHosts.Generous;
     private static readonly TimeSpan Never = TimeSpan.FromHours(1);
+
+    [Fact]
+    public void A_connection_limit_sets_the_watermarks_in_the_defaults_proportions()
+    {
+        using var identity = IdentityKey.Generate();
+        var defaults = new HostOptions { Identity = identity };
+        Assert.Equal((256, 192, 160), (defaults.MaxConnections, defaults.ConnectionHighWatermark, defaults.ConnectionLowWatermark));
+        Assert.Equal(defaults, defaults.WithConnectionLimit(HostOptions.DefaultMaxConnections));
+
+        HostOptions small = defaults.WithConnectionLimit(8);
+        Assert.Equal((8, 6, 5), (small.MaxConnections, small.ConnectionHighWatermark, small.ConnectionLowWatermark));
+        HostOptions one = defaults.WithConnectionLimit(1);
+        Assert.Equal((1, 0, 0), (one.MaxConnections, one.ConnectionHighWatermark, one.ConnectionLowWatermark));
+    }
 
     [Fact]
     public async Task Over_the_high_watermark_the_least_recently_active_idle_connections_are_closed_down_to_the_low_watermark()
