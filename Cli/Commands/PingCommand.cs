@@ -25,9 +25,14 @@ internal static class PingCommand
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            if (parse.GetValue(count) < 1 || parse.GetValue(interval) < 0)
+            if (parse.GetValue(count) < 1)
             {
-                return Fail(console, "--count must be at least 1 and --interval cannot be negative");
+                return Fail(console, "--count must be at least 1.");
+            }
+
+            if (!(parse.GetValue(interval) is >= 0 and <= NodeOptions.MaxDurationSeconds))
+            {
+                return Fail(console, $"--interval must be seconds in [0, {NodeOptions.MaxDurationSeconds}].");
             }
 
             var text = parse.GetValue(target)!;

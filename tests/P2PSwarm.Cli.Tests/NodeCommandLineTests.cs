@@ -54,6 +54,10 @@ public sealed class NodeCommandLineTests : IDisposable
     [InlineData("error: --balance-quality must not be negative.", "serve", "--balance-quality", "-1")]
     [InlineData("error: --step-timeout must be seconds in (0, 1000000].", "generate", "--prompt", "hi", "--step-timeout", "0")]
     [InlineData("error: max tokens must be >= 0, got -1", "demo", "--max-tokens", "-1")]
+    [InlineData("error: --count must be at least 1.", "ping", "/ip4/127.0.0.1/tcp/1", "--count", "0")]
+    [InlineData("error: --interval must be seconds in [0, 1000000].", "ping", "/ip4/127.0.0.1/tcp/1", "--interval", "-1")]
+    [InlineData("error: --interval must be seconds in [0, 1000000].", "ping", "/ip4/127.0.0.1/tcp/1", "--interval", "1e300")]
+    [InlineData("error: --interval must be seconds in [0, 1000000].", "ping", "/ip4/127.0.0.1/tcp/1", "--interval", "NaN")]
     public async Task Out_of_range_limits_and_durations_exit_non_zero_before_doing_anything(string expected, params string[] args)
     {
         // The model does not exist (and demo would create one and start servers): the argument is refused first.

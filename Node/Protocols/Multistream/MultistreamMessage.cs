@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Globalization;
 using System.Text;
 using P2PSwarm.Node.Multiformats;
 
@@ -115,19 +116,20 @@ internal static class MultistreamMessage
         }
 
         var message = buffer.Slice(prefixLength, messageLength);
-        text = Decode(message);
+        text = Decode(message, buffer.Slice(0, message.End));
         consumed = message.End;
         return MultistreamScanStatus.Ok;
     }
 
-    private static string Decode(in ReadOnlySequence<byte> message)
+    // whole: the message with its length prefix, quoted in errors as the peer sent it.
+    private static string Decode(in ReadOnlySequence<byte> message, in ReadOnlySequence<byte> whole)
     {
         Span<byte> bytes = stackalloc byte[MaxMessageLength];
         var length = (int)message.Length;
         message.CopyTo(bytes);
         if (bytes[length - 1] != (byte)'\n')
         {
-            throw new MultistreamProtocolException("Message does not end with a newline.");
+            throw new MultistreamProtocolException($"Message does not end with a newline: {Describe(whole)}.");
         }
 
         try
@@ -136,8 +138,36 @@ internal static class MultistreamMessage
         }
         catch (DecoderFallbackException exception)
         {
-            throw new MultistreamProtocolException("Message is not valid UTF-8.", exception);
+            throw new MultistreamProtocolException($"Message is not valid UTF-8: {Describe(whole)}.", exception);
         }
+    }
+
+    /// <summary>
+    /// The first bytes of <paramref name="bytes"/> quoted for an error message: printable ASCII as is, CR, LF and tab
+    /// escaped, anything else as <c>\xNN</c>, so a user can tell what the peer spoke instead (an HTTP answer, TLS).
+    /// </summary>
+    internal static string Describe(in ReadOnlySequence<byte> bytes)
+    {
+        const int Shown = 48;
+        Span<byte> head = stackalloc byte[Shown];
+        var length = (int)Math.Min(bytes.Length, Shown);
+        bytes.Slice(0, length).CopyTo(head);
+        var text = new StringBuilder(length + 8).Append('"');
+        foreach (var b in head[..length])
+        {
+            _ = b switch
+            {
+                (byte)'\r' => text.Append("\\r"),
+                (byte)'\n' => text.Append("\\n"),
+                (byte)'\t' => text.Append("\\t"),
+                (byte)'"' or (byte)'\\' => text.Append('\\').Append((char)b),
+                >= 0x20 and < 0x7f => text.Append((char)b),
+                _ => text.Append(CultureInfo.InvariantCulture, $"\\x{b:x2}"),
+            };
+        }
+
+        text.Append('"');
+        return bytes.Length > Shown ? text.Append(CultureInfo.InvariantCulture, $"... ({bytes.Length} bytes)").ToString() : text.ToString();
     }
 
     private static int GetMessageLength(string text)

@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.IO.Pipelines;
+using System.Text;
 
 namespace P2PSwarm.Node.Protocols.Multistream;
 
@@ -35,7 +37,7 @@ public static class MultistreamSelect
         var header = await ReadMessageAsync(pipe.Input, cancellationToken);
         if (header != ProtocolId)
         {
-            throw new MultistreamProtocolException($"Expected the header {ProtocolId}, got '{Printable(header)}'.");
+            throw new MultistreamProtocolException($"Expected the header {ProtocolId}, got {Printable(header)}.");
         }
 
         for (var index = 0; index < protocols.Count; index++)
@@ -54,7 +56,7 @@ public static class MultistreamSelect
 
             if (answer != MultistreamMessage.NotAvailable)
             {
-                throw new MultistreamProtocolException($"Proposed '{protocols[index]}', the listener answered '{Printable(answer)}'.");
+                throw new MultistreamProtocolException($"Proposed '{protocols[index]}', the listener answered {Printable(answer)}.");
             }
         }
 
@@ -86,7 +88,7 @@ public static class MultistreamSelect
         var header = await ReadMessageAsync(pipe.Input, cancellationToken);
         if (header != ProtocolId)
         {
-            throw new MultistreamProtocolException($"Expected the header {ProtocolId}, got '{Printable(header)}'.");
+            throw new MultistreamProtocolException($"Expected the header {ProtocolId}, got {Printable(header)}.");
         }
 
         // The echoed header waits in the writer so that it leaves together with the answer when the dialer
@@ -167,7 +169,9 @@ public static class MultistreamSelect
 
         if (result.IsCompleted)
         {
-            throw new MultistreamProtocolException("The stream ended during multistream-select.");
+            throw new MultistreamProtocolException(buffer.IsEmpty
+                ? "The stream ended during multistream-select."
+                : $"The stream ended during multistream-select, inside a message: {MultistreamMessage.Describe(buffer)} is not a whole length-prefixed message.");
         }
 
         return false;
@@ -185,5 +189,5 @@ public static class MultistreamSelect
     private static long UnflushedBytesOrUnknown(this PipeWriter writer) =>
         writer.CanGetUnflushedBytes ? writer.UnflushedBytes : -1;
 
-    private static string Printable(string text) => text.Length <= 64 ? text : string.Concat(text.AsSpan(0, 64), "...");
+    private static string Printable(string text) => MultistreamMessage.Describe(new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(text)));
 }

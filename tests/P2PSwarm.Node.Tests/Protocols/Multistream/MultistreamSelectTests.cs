@@ -126,8 +126,40 @@ public class MultistreamSelectTests
         // 'G' reads as a length of 71; the 71 bytes that follow are not the multistream header.
         await pair.A.Output.WriteAsync("GET / HTTP/1.1\r\nHost: example.com\r\nUser-Agent: curl/8.0\r\nAccept: */*\r\n\r\n"u8.ToArray());
 
-        await Assert.ThrowsAsync<MultistreamProtocolException>(
+        var error = await Assert.ThrowsAsync<MultistreamProtocolException>(
             () => MultistreamSelect.HandleAsync(pair.B, _ => true, CancellationToken.None).WaitAsync(HangGuard));
+        Assert.Equal(
+            "Expected the header /multistream/1.0.0, got \"ET / HTTP/1.1\\r\\nHost: example.com\\r\\nUser-Agent: cu\"... (70 bytes).",
+            error.Message);
+    }
+
+    [Fact]
+    public async Task A_peer_that_answers_in_another_protocol_is_quoted_when_the_stream_ends()
+    {
+        // `p2pswarm ping` pointed at an HTTP port: 'H' reads as a length of 72, and the server hangs up after 28 bytes.
+        var pair = new DuplexPipePair();
+        await pair.B.Output.WriteAsync("HTTP/1.1 400 Bad Request\r\n\r\n"u8.ToArray());
+        await pair.B.Output.CompleteAsync();
+
+        var error = await Assert.ThrowsAsync<MultistreamProtocolException>(
+            () => MultistreamSelect.SelectAsync(pair.A, ["/noise"], CancellationToken.None).WaitAsync(HangGuard));
+        Assert.Equal(
+            "The stream ended during multistream-select, inside a message: \"HTTP/1.1 400 Bad Request\\r\\n\\r\\n\" is not a whole length-prefixed message.",
+            error.Message);
+    }
+
+    [Fact]
+    public async Task Bytes_outside_printable_ascii_are_escaped_in_errors()
+    {
+        // A TLS ClientHello's first bytes where a multistream message belongs: 0x16 reads as a length of 22.
+        var pair = new DuplexPipePair();
+        await pair.A.Output.WriteAsync(new byte[] { 0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03, (byte)'"', (byte)'\\', 0x7f, 0, 0, 0, 0, 0, 0, 0, 0, 0 });
+
+        var error = await Assert.ThrowsAsync<MultistreamProtocolException>(
+            () => MultistreamSelect.HandleAsync(pair.B, _ => true, CancellationToken.None).WaitAsync(HangGuard));
+        Assert.Equal(
+            "Message does not end with a newline: \"\\x16\\x03\\x01\\x02\\x00\\x01\\x00\\x01\\xfc\\x03\\x03\\\"\\\\\\x7f\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\".",
+            error.Message);
     }
 
     [Fact]
