@@ -151,6 +151,6 @@ internal static class PingCommand
             return 0;
         }
 
-        private static string Format(double milliseconds) => milliseconds.ToString("0.###", CultureInfo.InvariantCulture);
+        private static string Format(double milliseconds) => milliseconds.ToString("0.000", CultureInfo.InvariantCulture);
     }
 }

@@ -18,7 +18,7 @@ public sealed class NodeProcessTests
         var ping = await P2PSwarmProcess.RunAsync(Generous, "ping", address!, "--count", "3", "--interval", "0.1");
         Assert.True(ping.Code == 0, ping.ToString());
         var lines = ping.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal(3, lines.Count(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^PONG from 12D3KooW\w+ time=[\d.]+ ms$")));
+        Assert.Equal(3, lines.Count(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^PONG from 12D3KooW\w+ time=\d+\.\d{3} ms$")));
         Assert.Matches(@"3 sent, 3 received, min/avg/max = [\d.]+/[\d.]+/[\d.]+ ms", ping.Out);
 
         Assert.Equal(0, await node.InterruptAsync(Generous));
