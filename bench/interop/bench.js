@@ -13,6 +13,10 @@
 // carrying --mib MiB from dialer to listener, timed until the listener's byte count arrives. Listener and
 // dialer are separate processes. The pairs are measured in interleaved rounds so that a change in machine
 // load hits all of them alike; RTT percentiles pool every round's samples, throughput is the median round.
+// CPU per MiB: the CPU time (utime + stime, /proc/<pid>/stat) the dialer and listener processes spent during a
+// measurement (its pings, and on a dialer's first visit to a listener its warm-up, included) over the MiB streamed,
+// median round. Both pairs are CPU-bound on a small machine, so this is what throughput tends to when the machine is
+// otherwise idle, and it moves far less with other load than MiB/s does. Not measured with --fresh-dialer.
 import '../../tests/interop/js/polyfill.js'
 import { execFileSync, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
@@ -53,7 +57,7 @@ const percentile = (values, q) => {
 
 async function startJsListener () {
   const peer = await startPeer(['--no-dht'])
-  return { addr: peer.addrs[0], stop: () => peer.stop() }
+  return { addr: peer.addrs[0], pid: peer.pid, stop: () => peer.stop() }
 }
 
 /** One long-lived js dialer, warmed up once per listener (JIT, connection, yamux window growth). */
@@ -70,6 +74,7 @@ async function startJsDialer () {
       const sink = await peer.command('sink', { addr, bytes: settings.bytes, timeoutMs: 600_000 })
       return { rtts: ping.rtts, mibPerSecond: sink.mibPerSecond }
     },
+    pid: peer.pid,
     stop: () => peer.stop()
   }
 }
@@ -85,6 +90,7 @@ async function startP2pswarmListener () {
   const [line] = await once(createInterface({ input: child.stdout }), 'line')
   return {
     addr: line.trim(),
+    pid: child.pid,
     stop: async () => {
       child.stdin.end()
       await once(child, 'exit')
@@ -110,6 +116,7 @@ async function startP2pswarmDialer () {
       const result = JSON.parse(value)
       return { rtts: result.rtts, mibPerSecond: result.throughputMibPerSecond }
     },
+    pid: child.pid,
     stop: async () => {
       child.stdin.end()
       await once(child, 'exit')
@@ -130,6 +137,7 @@ function startFreshP2pswarmDialer () {
       const result = JSON.parse(output.trim().split('\n').pop())
       return { rtts: result.rtts, mibPerSecond: result.throughputMibPerSecond }
     },
+    pid: null,
     stop: async () => {}
   }
 }
@@ -161,14 +169,31 @@ async function settle () {
   }
 }
 
-const samples = new Map(pairs.map(([name]) => [name, { rtts: [], throughputs: [] }]))
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }))
+/** CPU seconds (user + system) process `pid` has used so far; null without a pid. */
+function cpuSeconds (pid) {
+  if (pid == null) return null
+  // Fields after the parenthesised command name: state is the first, utime the 12th, stime the 13th.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
+}
+
+const samples = new Map(pairs.map(([name]) => [name, { rtts: [], throughputs: [], cpuMsPerMib: [] }]))
 try {
   for (let round = 0; round < settings.rounds; round++) {
     for (const [name, dialer, listener] of pairs) {
       await settle()
+      const pids = [dialers[dialer].pid, listeners[listener].pid]
+      const before = pids.map(cpuSeconds)
       const result = await dialers[dialer].measure(listeners[listener].addr)
+      const after = pids.map(cpuSeconds)
       samples.get(name).rtts.push(...result.rtts)
       samples.get(name).throughputs.push(result.mibPerSecond)
+      if (!before.includes(null)) {
+        const seconds = (after[0] - before[0]) + (after[1] - before[1])
+        samples.get(name).cpuMsPerMib.push(seconds * 1000 / (settings.bytes / (1024 * 1024)))
+      }
     }
   }
 } finally {
@@ -178,12 +203,14 @@ try {
 }
 
 const rows = pairs.map(([name]) => {
-  const { rtts, throughputs } = samples.get(name)
+  const { rtts, throughputs, cpuMsPerMib } = samples.get(name)
   return [name, {
     rttMedianMs: median(rtts),
     rttP90Ms: percentile(rtts, 0.9),
     throughputMibPerSecond: median(throughputs),
-    throughputRounds: throughputs
+    throughputRounds: throughputs,
+    cpuMsPerMib: cpuMsPerMib.length > 0 ? median(cpuMsPerMib) : null,
+    cpuMsPerMibRounds: cpuMsPerMib
   }]
 })
 
@@ -194,13 +221,16 @@ if (args.json) {
   const dialer = args['fresh-dialer'] ? 'a fresh p2pswarm dialer process per round' : 'long-lived dialers'
   console.log(`Loopback; ${settings.rounds} interleaved rounds, each ${settings.pings} pings after ${settings.warmup} warm-up and one ${settings.bytes / (1024 * 1024)} MiB stream; ${dialer}.`)
   console.log('')
-  console.log('| pair | ping RTT median (ms) | ping RTT p90 (ms) | single-stream throughput, median round (MiB/s) | rounds (MiB/s) |')
-  console.log('|---|---:|---:|---:|---|')
+  const cpu = (value) => value == null ? 'n/a' : format(value, 3)
+  console.log('| pair | ping RTT median (ms) | ping RTT p90 (ms) | single-stream throughput, median round (MiB/s) | rounds (MiB/s) | CPU ms per MiB, both processes, median round | rounds |')
+  console.log('|---|---:|---:|---:|---|---:|---|')
   for (const [name, r] of rows) {
-    console.log(`| ${name} | ${format(r.rttMedianMs, 3)} | ${format(r.rttP90Ms, 3)} | ${format(r.throughputMibPerSecond, 1)} | ${r.throughputRounds.map((t) => format(t, 0)).join(', ')} |`)
+    console.log(`| ${name} | ${format(r.rttMedianMs, 3)} | ${format(r.rttP90Ms, 3)} | ${format(r.throughputMibPerSecond, 1)} | ${r.throughputRounds.map((t) => format(t, 0)).join(', ')} | ${cpu(r.cpuMsPerMib)} | ${r.cpuMsPerMibRounds.map((c) => format(c, 2)).join(', ')} |`)
   }
   if (rows.length > 1) {
     const [js, ours] = [rows[0][1], rows[1][1]]
-    console.log(`| p2pswarm <-> p2pswarm vs js <-> js | ${format(ours.rttMedianMs / js.rttMedianMs, 2)}x | ${format(ours.rttP90Ms / js.rttP90Ms, 2)}x | ${format(ours.throughputMibPerSecond / js.throughputMibPerSecond, 2)}x | |`)
+    // CPU column: how many times more CPU js <-> js spends per MiB (the throughput ratio's direction: higher is better).
+    const cpuRatio = js.cpuMsPerMib == null || ours.cpuMsPerMib == null ? 'n/a' : `${format(js.cpuMsPerMib / ours.cpuMsPerMib, 2)}x less`
+    console.log(`| p2pswarm <-> p2pswarm vs js <-> js | ${format(ours.rttMedianMs / js.rttMedianMs, 2)}x | ${format(ours.rttP90Ms / js.rttP90Ms, 2)}x | ${format(ours.throughputMibPerSecond / js.throughputMibPerSecond, 2)}x | | ${cpuRatio} | |`)
   }
 }

@@ -43,6 +43,7 @@ export async function startPeer (args = []) {
   const info = await ready.promise
   return {
     ...info,
+    pid: child.pid,
     command (cmd, args = {}) {
       const id = nextId++
       const waiter = Promise.withResolvers()
