@@ -71,7 +71,7 @@ internal static class DhtCommand
             IdentityKey identityKey;
             try
             {
-                identityKey = NodeOptions.LoadIdentity(identityPath);
+                identityKey = NodeOptions.LoadIdentity(console, identityPath);
             }
             catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or InvalidOperationException)
             {

@@ -27,7 +27,7 @@ internal static class IdCommand
         {
             try
             {
-                using var key = IdentityFile.LoadOrCreate(parse.GetValue(identity) ?? IdentityFile.DefaultPath);
+                using var key = NodeOptions.LoadIdentity(console, parse.GetValue(identity) ?? IdentityFile.DefaultPath);
                 if (!NodeOptions.TryParseAddresses(parse.GetValue(listen) ?? [], out var listenAddresses, out var error))
                 {
                     console.Error.WriteLine($"error: {error}");

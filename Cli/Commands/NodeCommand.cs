@@ -48,7 +48,7 @@ internal static class NodeCommand
             IdentityKey key;
             try
             {
-                key = parse.GetValue(ephemeral) ? IdentityKey.Generate() : IdentityFile.LoadOrCreate(parse.GetValue(identity) ?? IdentityFile.DefaultPath);
+                key = parse.GetValue(ephemeral) ? IdentityKey.Generate() : NodeOptions.LoadIdentity(console, parse.GetValue(identity) ?? IdentityFile.DefaultPath);
             }
             catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or InvalidOperationException)
             {
@@ -69,6 +69,12 @@ internal static class NodeCommand
                 catch (Exception e) when (e is SocketException or ArgumentException)
                 {
                     await console.Error.WriteLineAsync($"error: cannot listen: {e.Message}");
+                    return 1;
+                }
+                catch (IOException e) when (databasePath is not null)
+                {
+                    // The DHT state lives beside the identity file: say so, since the user named only the identity.
+                    await console.Error.WriteLineAsync($"error: {e.Message} (node keeps its DHT state beside the identity file; --ephemeral keeps none)");
                     return 1;
                 }
 

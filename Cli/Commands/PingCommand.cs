@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using P2PSwarm.Cli.Networking;
 using P2PSwarm.Node.Hosting;
+using P2PSwarm.Node.Identity;
 using P2PSwarm.Node.Multiformats;
 using P2PSwarm.Node.Protocols.Ping;
 
@@ -41,7 +42,17 @@ internal static class PingCommand
                 return Fail(console, $"'{text}' is not a valid multiaddr");
             }
 
-            using var key = NodeOptions.LoadIdentity(parse.GetValue(identity));
+            IdentityKey key;
+            try
+            {
+                key = NodeOptions.LoadIdentity(console, parse.GetValue(identity));
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or InvalidOperationException)
+            {
+                return Fail(console, e.Message);
+            }
+
+            using var keyScope = key;
             using var loggerFactory = NodeOptions.CreateLoggerFactory(console, parse.GetValue(logLevel));
             await using var host = new Host(new HostOptions { Identity = key, LoggerFactory = loggerFactory });
             await host.StartAsync(cancellationToken);

@@ -115,7 +115,7 @@ internal static class ServeCommand
             try
             {
                 checkpoint = Checkpoint.Open(parse.GetValue(model)!);
-                key = NodeOptions.LoadIdentity(parse.GetValue(identity));
+                key = NodeOptions.LoadIdentity(console, parse.GetValue(identity));
             }
             catch (Exception e) when (e is CheckpointException or IOException or InvalidDataException or UnauthorizedAccessException or InvalidOperationException)
             {

@@ -39,8 +39,12 @@ internal static class NodeOptions
         DefaultValueFactory = _ => Microsoft.Extensions.Logging.LogLevel.Warning,
     };
 
-    /// <summary>The key at <paramref name="path"/> (created if missing); a fresh in-memory key when null.</summary>
-    public static IdentityKey LoadIdentity(string? path) => path is null ? IdentityKey.Generate() : IdentityFile.LoadOrCreate(path);
+    /// <summary>
+    /// The key at <paramref name="path"/> (created if missing); a fresh in-memory key when null. A key file other users
+    /// can read is loaded with a warning on stderr.
+    /// </summary>
+    public static IdentityKey LoadIdentity(CliConsole console, string? path) =>
+        path is null ? IdentityKey.Generate() : IdentityFile.LoadOrCreate(path, warning => console.Error.WriteLine($"warning: {warning}"));
 
     public static ILoggerFactory CreateLoggerFactory(CliConsole console, LogLevel minimum) =>
         LoggerFactory.Create(builder => builder.SetMinimumLevel(minimum).AddProvider(new TextWriterLoggerProvider(console.Error, minimum)));

@@ -44,15 +44,22 @@ public static class IdentityFile
     }
 
     /// <summary>Loads the key at <paramref name="path"/>, or creates one there if no file exists.</summary>
+    /// <param name="path">The key file.</param>
+    /// <param name="warn">Told about a key file other users can read or write (see <see cref="Load"/>).</param>
     /// <exception cref="InvalidDataException">The file exists but is not an Ed25519 libp2p private key.</exception>
     /// <exception cref="IOException">The file cannot be read or written.</exception>
-    public static IdentityKey LoadOrCreate(string path)
+    public static IdentityKey LoadOrCreate(string path, Action<string>? warn = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         path = Path.GetFullPath(path);
         if (File.Exists(path))
         {
-            return Load(path);
+            return Load(path, warn);
+        }
+
+        if (Directory.Exists(path))
+        {
+            throw new IOException($"Identity path '{path}' is a folder; pass the key file's path, for example '{Path.Combine(path, FileName)}'.");
         }
 
         // File.Move(overwrite: false) checks and renames in two steps on Unix, so two creators could both "win" and
@@ -60,7 +67,7 @@ public static class IdentityFile
         using var creatorLock = AcquireCreatorLock(path);
         if (File.Exists(path))
         {
-            return Load(path);
+            return Load(path, warn);
         }
 
         var key = IdentityKey.Generate();
@@ -78,7 +85,7 @@ public static class IdentityFile
         }
 
         key.Dispose();
-        return Load(path);
+        return Load(path, warn);
     }
 
     private static FileStream AcquireCreatorLock(string path)
@@ -110,23 +117,48 @@ public static class IdentityFile
         }
     }
 
-    /// <summary>Loads the key at <paramref name="path"/>.</summary>
+    /// <summary>
+    /// Loads the key at <paramref name="path"/>: a regular file, or anything else that can be read to its end, such as
+    /// a pipe from a secret store (<c>--identity &lt;(vault read ...)</c>).
+    /// </summary>
+    /// <param name="path">The key file.</param>
+    /// <param name="warn">
+    /// Told, once the key is loaded, when the file is a regular file that users other than its owner can read or write
+    /// (its mode has group or other read/write bits): the key is still loaded, as ssh would not, because refusing would
+    /// take a running server's identity away on a chmod; the warning says how to fix it.
+    /// </param>
     /// <exception cref="InvalidDataException">The file is not an Ed25519 libp2p private key.</exception>
     /// <exception cref="IOException">The file cannot be read.</exception>
-    public static IdentityKey Load(string path)
+    public static IdentityKey Load(string path, Action<string>? warn = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
-        if (stream.Length > MaxFileLength)
+        if (stream.CanSeek && stream.Length > MaxFileLength)
         {
             throw new InvalidDataException($"Identity file '{path}' is {stream.Length} bytes; a libp2p private key is under {MaxFileLength}.");
         }
 
-        var bytes = new byte[stream.Length];
-        stream.ReadExactly(bytes);
+        // Regular files only: a pipe's mode says nothing about who can read the key behind it.
+        const UnixFileMode OthersReadWrite = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite;
+        var mode = stream.CanSeek && !OperatingSystem.IsWindows() ? File.GetUnixFileMode(stream.SafeFileHandle) : UnixFileMode.None;
+
+        // Read to the end instead of trusting Length: pipes have none, and files under /proc report 0.
+        var bytes = new byte[MaxFileLength + 1];
         try
         {
-            return IdentityKey.FromPrivateKeyProtobuf(bytes);
+            var length = stream.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false);
+            if (length > MaxFileLength)
+            {
+                throw new InvalidDataException($"Identity file '{path}' is over {MaxFileLength} bytes; a libp2p private key is under {MaxFileLength}.");
+            }
+
+            var key = IdentityKey.FromPrivateKeyProtobuf(bytes.AsSpan(0, length));
+            if ((mode & OthersReadWrite) != 0)
+            {
+                warn?.Invoke($"identity file '{path}' can be read or written by other users (mode {Convert.ToString((int)mode, 8)}); its private key is this node's identity: chmod 600 '{path}'");
+            }
+
+            return key;
         }
         catch (FormatException exception)
         {

@@ -58,9 +58,19 @@ public sealed class NodeDatabase : IDisposable
         var writer = new SqliteConnection(writeConnectionString);
         try
         {
-            writer.Open();
-            Execute(writer, null, $"PRAGMA busy_timeout = {(int)BusyTimeout.TotalMilliseconds}");
-            string mode = (string)Scalar(writer, null, "PRAGMA journal_mode = WAL")!;
+            string mode;
+            try
+            {
+                // The first statements read the file's header: here a damaged or foreign file shows itself.
+                writer.Open();
+                Execute(writer, null, $"PRAGMA busy_timeout = {(int)BusyTimeout.TotalMilliseconds}");
+                mode = (string)Scalar(writer, null, "PRAGMA journal_mode = WAL")!;
+            }
+            catch (SqliteException exception)
+            {
+                throw OpenFailure(full, exception);
+            }
+
             if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
             {
                 throw new InvalidOperationException($"SQLite refused WAL mode for {full} (journal_mode is {mode}).");
@@ -187,5 +197,23 @@ public sealed class NodeDatabase : IDisposable
         }
 
         return current;
+    }
+
+    // What a user can act on, instead of SQLite's bare error. A file that is not a database is never touched: opening
+    // reads its header and fails before anything is written, so whatever it holds is still there to inspect or move.
+    private static IOException OpenFailure(string path, SqliteException exception)
+    {
+        const int Corrupt = 11;
+        const int CannotOpen = 14;
+        const int NotADatabase = 26;
+        var detail = exception.Message.TrimEnd('.'); // "SQLite Error 26: 'file is not a database'."
+        var message = exception.SqliteErrorCode switch
+        {
+            Corrupt or NotADatabase =>
+                $"The node database '{path}' is not a SQLite database or is damaged ({detail}). It was left as it is; move it aside to start with an empty one.",
+            CannotOpen => $"Cannot open or create the node database '{path}' ({detail}).",
+            _ => $"Cannot open the node database '{path}' ({detail}).",
+        };
+        return new IOException(message, exception);
     }
 }

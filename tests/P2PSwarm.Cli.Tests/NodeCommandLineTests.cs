@@ -77,6 +77,60 @@ public sealed class NodeCommandLineTests : IDisposable
         Assert.Contains("--count", error);
     }
 
+    [Theory]
+    [InlineData("id")]
+    [InlineData("node", "--listen", "/ip4/127.0.0.1/tcp/0")]
+    [InlineData("ping", "/ip4/127.0.0.1/tcp/1")]
+    public async Task A_damaged_identity_file_is_one_error_line(params string[] args)
+    {
+        // ping printed an unhandled InvalidDataException with its stack trace before.
+        var key = Path.Combine(_folder, "damaged.key");
+        await File.WriteAllTextAsync(key, "garbage");
+
+        var (code, output, error) = await RunAsync([.. args, "--identity", key]);
+
+        Assert.NotEqual(0, code);
+        Assert.Equal($"error: Identity file '{key}' is not a libp2p Ed25519 private key: PrivateKey protobuf must start with field 1 (Type), found tag 0x67.", error.Trim());
+        Assert.Equal("", output);
+    }
+
+    [Fact]
+    public async Task Node_refuses_a_damaged_database_beside_its_identity_in_one_line_and_keeps_the_file()
+    {
+        var key = Path.Combine(_folder, "identity.key");
+        var database = Path.Combine(_folder, "node.db");
+        await RunAsync("id", "--identity", key);
+        byte[] garbage = [.. Enumerable.Range(0, 8192).Select(i => (byte)(i * 31))];
+        await File.WriteAllBytesAsync(database, garbage);
+
+        var (code, _, error) = await RunAsync("node", "--identity", key, "--listen", "/ip4/127.0.0.1/tcp/0");
+
+        Assert.Equal(1, code);
+        Assert.Equal(
+            $"error: The node database '{database}' is not a SQLite database or is damaged (SQLite Error 26: 'file is not a database'). It was left as it is; move it aside to start with an empty one. (node keeps its DHT state beside the identity file; --ephemeral keeps none)",
+            error.Trim());
+        Assert.Equal(garbage, await File.ReadAllBytesAsync(database));
+    }
+
+    [Fact]
+    public async Task Id_warns_about_a_key_file_other_users_can_read()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        var key = Path.Combine(_folder, "shared.key");
+        var (_, created, _) = await RunAsync("id", "--identity", key);
+        File.SetUnixFileMode(key, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
+
+        var (code, output, error) = await RunAsync("id", "--identity", key);
+
+        Assert.Equal(0, code);
+        Assert.Equal(created, output);
+        Assert.Equal($"warning: identity file '{key}' can be read or written by other users (mode 640); its private key is this node's identity: chmod 600 '{key}'", error.Trim());
+    }
+
     [Fact]
     public void Help_documents_which_commands_use_a_persistent_identity()
     {

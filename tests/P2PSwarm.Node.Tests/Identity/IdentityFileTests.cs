@@ -72,6 +72,85 @@ public sealed class IdentityFileTests : IDisposable
     }
 
     [Fact]
+    public void A_key_piped_from_a_secret_store_loads_and_an_oversized_one_is_refused()
+    {
+        // `--identity <(vault read ...)`: a pipe has no length, so the key is read to its end (this threw
+        // NotSupportedException from FileStream.Length before). A named pipe behaves as bash's /dev/fd/63 does.
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        using var key = IdentityKey.Generate();
+        using (var piped = LoadThroughPipe(key.ToPrivateKeyProtobuf()))
+        {
+            Assert.Equal(key.PeerId, piped.PeerId);
+        }
+
+        var error = Assert.Throws<InvalidDataException>(() => LoadThroughPipe(new byte[2000]));
+        Assert.Contains("is over 1024 bytes", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_key_file_other_users_can_read_is_loaded_with_a_warning_that_says_how_to_fix_it()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        var path = Path.Combine(_folder, "shared.key");
+        using var created = IdentityFile.LoadOrCreate(path);
+        var warnings = new List<string>();
+
+        using (var ownerOnly = IdentityFile.LoadOrCreate(path, warnings.Add))
+        {
+            Assert.Empty(warnings);
+        }
+
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        using var loaded = IdentityFile.LoadOrCreate(path, warnings.Add);
+
+        Assert.Equal(created.PeerId, loaded.PeerId);
+        Assert.Equal($"identity file '{path}' can be read or written by other users (mode 644); its private key is this node's identity: chmod 600 '{path}'", Assert.Single(warnings));
+    }
+
+    private IdentityKey LoadThroughPipe(byte[] content)
+    {
+        Directory.CreateDirectory(_folder);
+        var fifo = Path.Combine(_folder, "piped.key");
+        File.Delete(fifo);
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", ["-m", "600", fifo]))
+        {
+            mkfifo.WaitForExit();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+
+        // The writer blocks in open() until Load opens the read end, then writes and closes: Load reads to that end.
+        var writer = Task.Run(() => File.WriteAllBytes(fifo, content));
+        try
+        {
+            return IdentityFile.Load(fifo);
+        }
+        finally
+        {
+            Assert.True(writer.Wait(TimeSpan.FromSeconds(30)), "the writer did not finish");
+        }
+    }
+
+    [Fact]
+    public void A_folder_given_as_the_key_file_is_refused_with_the_path_to_use()
+    {
+        // Before: "The file '...' already exists." from the creator's move, which named no fix.
+        Directory.CreateDirectory(_folder);
+
+        var error = Assert.Throws<IOException>(() => IdentityFile.LoadOrCreate(_folder));
+
+        Assert.Equal($"Identity path '{_folder}' is a folder; pass the key file's path, for example '{Path.Combine(_folder, "identity.key")}'.", error.Message);
+        Assert.Empty(Directory.GetFileSystemEntries(_folder));
+    }
+
+    [Fact]
     public void Concurrent_creators_agree_on_one_key()
     {
         var path = Path.Combine(_folder, "race.key");

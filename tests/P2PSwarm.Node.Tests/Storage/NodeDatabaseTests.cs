@@ -62,6 +62,24 @@ public sealed class NodeDatabaseTests
     }
 
     [Fact]
+    public void A_file_that_is_not_a_database_is_refused_clearly_and_left_untouched()
+    {
+        // Before, SQLite's bare SqliteException reached `p2pswarm node` as an unhandled exception.
+        using var temp = new TempDatabase();
+        byte[] garbage = new byte[8192];
+        new Random(7).NextBytes(garbage);
+        File.WriteAllBytes(temp.Path, garbage);
+
+        var error = Assert.Throws<IOException>(() => NodeDatabase.Open(temp.Path));
+
+        Assert.Equal(
+            $"The node database '{temp.Path}' is not a SQLite database or is damaged (SQLite Error 26: 'file is not a database'). It was left as it is; move it aside to start with an empty one.",
+            error.Message);
+        Assert.Equal(garbage, File.ReadAllBytes(temp.Path));
+        Assert.Equal([temp.Path], Directory.GetFiles(System.IO.Path.GetDirectoryName(temp.Path)!));
+    }
+
+    [Fact]
     public void A_failed_write_rolls_back_and_a_reader_sees_only_committed_rows()
     {
         using var temp = new TempDatabase();
