@@ -16,4 +16,7 @@ internal static partial class OnnxLog
 
     [LoggerMessage(EventId = 3503, Level = LogLevel.Debug, Message = "Another writer finished span graph {Directory} first; discarding ours")]
     public static partial void LostWriteRace(ILogger logger, string directory);
+
+    [LoggerMessage(EventId = 3504, Level = LogLevel.Warning, Message = "Cached span graph {Directory} does not load ({Reason}); rebuilding it from the checkpoint")]
+    public static partial void DamagedGraph(ILogger logger, string directory, string reason);
 }

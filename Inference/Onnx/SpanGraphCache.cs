@@ -75,6 +75,28 @@ public sealed class SpanGraphCache
         return new CachedSpanGraph(directory, modelPath, Created: true);
     }
 
+    /// <summary>
+    /// Removes a cached graph that turned out damaged (it no longer loads: a file cut short by a crash or a full disk,
+    /// or changed on disk), so the next <see cref="GetOrCreate"/> writes it again. The folder is renamed out of the way
+    /// first, so no reader ever sees it half deleted; the cache is derived from the checkpoint, so nothing is lost.
+    /// </summary>
+    public void Discard(CachedSpanGraph graph, string reason)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        OnnxLog.DamagedGraph(_logger, graph.Directory, reason);
+        var aside = Path.Combine(Path.GetDirectoryName(graph.Directory)!, $".damaged-{Path.GetFileName(graph.Directory)}-{Guid.NewGuid():N}");
+        try
+        {
+            Directory.Move(graph.Directory, aside);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return; // Another process discarded it first.
+        }
+
+        TryDelete(aside);
+    }
+
     /// <summary>Model ids may carry characters a file system rejects; keep a readable prefix plus a hash so distinct ids never share a folder.</summary>
     private static string SafeName(string modelId)
     {

@@ -50,11 +50,24 @@ public sealed class SpanRunner : IDisposable
         RuntimeLog.SpanLoaded(_logger, span.ToString(), modelPath, stopwatch.ElapsedMilliseconds);
     }
 
-    /// <summary>Opens the span's graph from <paramref name="cache"/>, writing it first when it is not cached yet.</summary>
+    /// <summary>
+    /// Opens the span's graph from <paramref name="cache"/>, writing it first when it is not cached yet. A cached graph
+    /// that no longer loads is discarded and written again once, instead of failing every start until someone finds
+    /// the cache folder; a graph this call wrote that does not load is a bug and its error is thrown.
+    /// </summary>
     public static SpanRunner Open(ITensorSource source, string modelId, BlockSpan span, SpanQuantization quantization, SpanGraphCache cache, ILogger? logger = null, int? intraOpThreads = null)
     {
-        var modelPath = cache.GetOrCreate(source, modelId, span, quantization).ModelPath;
-        return new SpanRunner(modelPath, source.Config, span, logger, intraOpThreads: intraOpThreads);
+        var graph = cache.GetOrCreate(source, modelId, span, quantization);
+        try
+        {
+            return new SpanRunner(graph.ModelPath, source.Config, span, logger, intraOpThreads: intraOpThreads);
+        }
+        catch (OnnxRuntimeException exception) when (!graph.Created)
+        {
+            cache.Discard(graph, exception.Message);
+            graph = cache.GetOrCreate(source, modelId, span, quantization);
+            return new SpanRunner(graph.ModelPath, source.Config, span, logger, intraOpThreads: intraOpThreads);
+        }
     }
 
     public LlamaConfig Config { get; }

@@ -67,6 +67,40 @@ public sealed class SpanGraphCacheTests
         Assert.DoesNotContain(output, float.IsNaN);
     }
 
+    [Theory]
+    [InlineData("model.onnx", 100)]
+    [InlineData("model.onnx.data", 1000)]
+    public void A_cached_graph_cut_short_on_disk_is_rebuilt_and_gives_the_same_output(string file, int keptBytes)
+    {
+        // Before: every generate and serve on this span failed with ORT's unhandled "Protobuf parsing failed" or
+        // "out of bounds" until someone found and deleted the cache folder.
+        using var fixture = new SpanFixture();
+        var span = BlockSpan.All(Source.Config);
+        var input = SeededTensorSource.RandomHidden(1, Source.Config.HiddenSize, seed: 3);
+        var expected = new float[Source.Config.HiddenSize];
+        using (var session = fixture.Open(Source, span, modelId: "model-a").CreateSession(8))
+        {
+            session.Decode(input, expected);
+        }
+
+        var graph = fixture.Cache.GetOrCreate(Source, "model-a", span, SpanQuantization.None);
+        Assert.False(graph.Created);
+        using (var damaged = File.OpenWrite(Path.Combine(graph.Directory, file)))
+        {
+            damaged.SetLength(keptBytes);
+        }
+
+        var actual = new float[Source.Config.HiddenSize];
+        using (var session = fixture.Open(Source, span, modelId: "model-a").CreateSession(8))
+        {
+            session.Decode(input, actual);
+        }
+
+        Assert.Equal(expected, actual);
+        Assert.True(new FileInfo(Path.Combine(graph.Directory, file)).Length > keptBytes, "the graph was not rewritten");
+        Assert.Single(Directory.GetDirectories(Path.GetDirectoryName(graph.Directory)!)); // the damaged copy is gone
+    }
+
     [Fact]
     public void Large_initializers_live_in_one_data_file_at_4096_aligned_offsets()
     {
