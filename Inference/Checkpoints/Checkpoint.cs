@@ -45,7 +45,11 @@ public sealed class Checkpoint : ITensorSource, IDisposable
         directory = Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory));
         if (!System.IO.Directory.Exists(directory))
         {
-            throw new CheckpointException($"{directory}: checkpoint directory does not exist", directory);
+            throw new CheckpointException(
+                File.Exists(directory)
+                    ? $"{directory}: is a file; a checkpoint is the directory holding config.json and the .safetensors files"
+                    : $"{directory}: checkpoint directory does not exist",
+                directory);
         }
         var config = LlamaConfigJson.Load(directory);
         var files = new List<SafetensorsFile>();

@@ -7,6 +7,21 @@ public sealed class CheckpointTests
     private static readonly LlamaConfig Small = CheckpointPreset.Tiny.Config with { NumHiddenLayers = 2, HiddenSize = 64, HeadDim = 16, IntermediateSize = 96 };
 
     [Fact]
+    public void A_file_given_as_the_checkpoint_is_named_as_a_file_and_a_missing_folder_as_missing()
+    {
+        using var temp = new TempDirectory();
+        var file = temp.Combine("model.safetensors");
+        File.WriteAllBytes(file, [1, 2, 3]);
+
+        Assert.Equal(
+            $"{file}: is a file; a checkpoint is the directory holding config.json and the .safetensors files",
+            Assert.Throws<CheckpointException>(() => Checkpoint.Open(file)).Message);
+        Assert.Equal(
+            $"{temp.Combine("missing")}: checkpoint directory does not exist",
+            Assert.Throws<CheckpointException>(() => Checkpoint.Open(temp.Combine("missing"))).Message);
+    }
+
+    [Fact]
     public void Tied_embeddings_need_no_lm_head_and_the_head_reads_the_embeddings()
     {
         using var temp = new TempDirectory();
