@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using System.CommandLine;
 using System.Text.Json;
 using P2PSwarm.Cli.Networking;
@@ -65,7 +66,9 @@ internal static class GenerateCommand
                         new SwarmGeneratorOptions { StepTimeout = TimeSpan.FromSeconds(parse.GetValue(stepTimeout)), Push = !parse.GetValue(noPush) }, cancellationToken);
                 }
 
-                using var generator = LocalGenerator.Open(parse.GetValue(model)!, SpanQuantizationNames.Parse(parse.GetValue(quant)!));
+                // Warnings (a damaged cached graph being rebuilt, a model id cache that cannot be written) go to stderr, as over the swarm.
+                using var loggerFactory = NodeOptions.CreateLoggerFactory(console, LogLevel.Warning);
+                using var generator = LocalGenerator.Open(parse.GetValue(model)!, SpanQuantizationNames.Parse(parse.GetValue(quant)!), logger: loggerFactory.CreateLogger("p2pswarm.generate"));
                 var result = generator.Generate(parse.GetValue(prompt)!, options, asJson ? null : text =>
                 {
                     console.Out.Write(text);

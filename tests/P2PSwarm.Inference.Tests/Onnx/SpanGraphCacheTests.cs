@@ -1,4 +1,5 @@
 using P2PSwarm.Inference.Onnx;
+using P2PSwarm.Inference.Runtime;
 using P2PSwarm.Inference.Tests.Reference;
 using P2PSwarm.Inference.Tests.Runtime;
 
@@ -90,13 +91,16 @@ public sealed class SpanGraphCacheTests
             damaged.SetLength(keptBytes);
         }
 
+        var warnings = new WarningLog();
         var actual = new float[Source.Config.HiddenSize];
-        using (var session = fixture.Open(Source, span, modelId: "model-a").CreateSession(8))
+        using (var runner = SpanRunner.Open(Source, "model-a", span, SpanQuantization.None, new SpanGraphCache(fixture.Root, warnings), warnings))
+        using (var session = runner.CreateSession(8))
         {
             session.Decode(input, actual);
         }
 
         Assert.Equal(expected, actual);
+        Assert.StartsWith($"Cached span graph {graph.Directory} does not load (", Assert.Single(warnings.Messages), StringComparison.Ordinal);
         Assert.True(new FileInfo(Path.Combine(graph.Directory, file)).Length > keptBytes, "the graph was not rewritten");
         Assert.Single(Directory.GetDirectories(Path.GetDirectoryName(graph.Directory)!)); // the damaged copy is gone
     }
@@ -120,5 +124,27 @@ public sealed class SpanGraphCacheTests
         Assert.Equal(10, model.IrVersion);
         Assert.Contains(model.OpsetImport, o => o.Domain == "com.microsoft" && o.Version == 1);
         Assert.Equal("[0, 2)", model.MetadataProps.Single(p => p.Key == "p2pswarm.span").Value);
+    }
+
+    /// <summary>Keeps the messages of warnings and worse.</summary>
+    private sealed class WarningLog : Microsoft.Extensions.Logging.ILogger
+    {
+        public List<string> Messages { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => logLevel >= Microsoft.Extensions.Logging.LogLevel.Warning;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel))
+            {
+                lock (Messages)
+                {
+                    Messages.Add(formatter(state, exception));
+                }
+            }
+        }
     }
 }
