@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Net.Sockets;
+using System.Text;
 using P2PSwarm.Cli.Networking;
 using P2PSwarm.Inference;
 using P2PSwarm.Inference.Checkpoints;
@@ -16,6 +17,15 @@ namespace P2PSwarm.Cli.Commands;
 /// <summary><c>p2pswarm serve</c>: hold a span of a model's blocks and run inference sessions for the swarm.</summary>
 internal static class ServeCommand
 {
+    /// <summary>What clients show of a server's name; the help promises it.</summary>
+    internal const int MaxPublicNameBytes = 64;
+
+    /// <summary>
+    /// ONNX Runtime threads beyond this only cost memory and switches; far beyond it the runtime cannot create them and
+    /// the process aborts natively (100000 did), past any error handling.
+    /// </summary>
+    internal static int MaxThreads => 4 * Environment.ProcessorCount;
+
     public static Command Create(CliConsole console)
     {
         var model = new Option<string>("--model") { Description = "Checkpoint directory (config.json, safetensors, tokenizer).", Required = true };
@@ -84,6 +94,8 @@ internal static class ServeCommand
             [
                 (parse.GetValue(maxConnections) < 1, "--max-connections must be at least 1."),
                 (parse.GetValue(threads) is <= 0, "--threads must be at least 1."),
+                (parse.GetValue(threads) > MaxThreads, $"--threads must be at most {MaxThreads} (4 per core; this machine has {Environment.ProcessorCount})."),
+                (Encoding.UTF8.GetByteCount(parse.GetValue(publicName) ?? "") > MaxPublicNameBytes, $"--public-name must be at most {MaxPublicNameBytes} UTF-8 bytes (it is {Encoding.UTF8.GetByteCount(parse.GetValue(publicName) ?? "")})."),
                 (parse.GetValue(numBlocks) is <= 0, "--num-blocks must be at least 1."),
                 (parse.GetValue(maxSessions) < 1, "--max-sessions must be at least 1."),
                 (parse.GetValue(cacheTokens) < 1, "--cache-tokens must be at least 1."),

@@ -70,6 +70,25 @@ public sealed class NodeCommandLineTests : IDisposable
     }
 
     [Fact]
+    public async Task Serve_refuses_more_threads_than_the_runtime_can_start_and_a_public_name_over_64_bytes()
+    {
+        // --threads 100000 aborted the process natively ("terminate called after throwing an instance of
+        // 'PAL_SEHException'") once ONNX Runtime tried to start them; a 5000-byte --public-name went into the DHT record
+        // although the help says at most 64 bytes.
+        string[] serve = ["serve", "--model", Path.Combine(_folder, "no-such-model"), "--blocks", "0-1"];
+        var tooMany = (Environment.ProcessorCount * 4) + 1;
+
+        var (code, output, error) = await RunAsync([.. serve, "--threads", tooMany.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        Assert.Equal(1, code);
+        Assert.Equal($"error: --threads must be at most {tooMany - 1} (4 per core; this machine has {Environment.ProcessorCount}).", error.Trim());
+        Assert.Equal("", output);
+
+        (code, _, error) = await RunAsync([.. serve, "--public-name", new string('\u00e9', 33)]);
+        Assert.Equal(1, code);
+        Assert.Equal("error: --public-name must be at most 64 UTF-8 bytes (it is 66).", error.Trim());
+    }
+
+    [Fact]
     public async Task Ping_rejects_a_zero_count_at_parse_time()
     {
         var (code, _, error) = await RunAsync("ping", "/ip4/127.0.0.1/tcp/1", "--count", "0");
