@@ -40,9 +40,29 @@ internal static class BenchCommand
         };
         span.SetAction(parse =>
         {
+            (bool Bad, string Reason)[] checks =
+            [
+                (parse.GetValue(steps) < 1, "--steps must be at least 1."),
+                (parse.GetValue(past) < 0, "--past must not be negative."),
+                (parse.GetValue(prefill) < 1, "--prefill must be at least 1."),
+            ];
+            if (checks.FirstOrDefault(c => c.Bad) is { Bad: true } failed)
+            {
+                console.Error.WriteLine($"error: {failed.Reason}");
+                return 1;
+            }
+
             try
             {
                 using var checkpoint = Checkpoint.Open(parse.GetValue(model)!);
+                var positions = checkpoint.Config.MaxPositionEmbeddings;
+                if (Math.Max(parse.GetValue(past), parse.GetValue(prefill)) >= positions)
+                {
+                    // The timed session holds the longer of the two plus the decoded token.
+                    console.Error.WriteLine($"error: --past and --prefill must each be below this model's {positions} positions (max_position_embeddings).");
+                    return 1;
+                }
+
                 var blocks = new BlockSpan(parse.GetValue(start), parse.GetValue(end) ?? checkpoint.Config.NumHiddenLayers);
                 var quantization = SpanQuantizationNames.Parse(parse.GetValue(quant)!);
                 var modelId = ModelId.For(checkpoint).ToString();
@@ -144,6 +164,20 @@ internal static class BenchCommand
         };
         command.SetAction(parse =>
         {
+            var size = parse.GetValue(blockSize);
+            (bool Bad, string Reason)[] checks =
+            [
+                (size is < 16 or > 256 || !int.IsPow2(size), "--block-size must be a power of two from 16 to 256."),
+                (parse.GetValue(accuracy) is < 0 or > 4, "--accuracy-level must be 0 to 4 (ONNX Runtime's MatMulNBits levels)."),
+                (parse.GetValue(pairs) is < 1 or > MaxPairs, $"--pairs must be 1 to {MaxPairs}."),
+                (parse.GetValue(rows) is < 1 or > MaxRows, $"--rows must be 1 to {MaxRows}."),
+            ];
+            if (checks.FirstOrDefault(c => c.Bad) is { Bad: true } failed)
+            {
+                console.Error.WriteLine($"error: {failed.Reason}");
+                return 1;
+            }
+
             try
             {
                 var options = new MatMulBenchmarkOptions(parse.GetValue(bits), parse.GetValue(blockSize), parse.GetValue(accuracy), parse.GetValue(pairs), Rows: parse.GetValue(rows));
@@ -180,6 +214,11 @@ internal static class BenchCommand
         });
         return command;
     }
+
+    // Each pair holds two 2048x5632 fp32 weight matrices (~92 MB); each row of the activation is 5632 floats per
+    // projection. Past these the command runs for minutes or exhausts memory instead of measuring the kernel.
+    private const int MaxPairs = 64;
+    private const int MaxRows = 2048;
 
     private static double Quantile(IReadOnlyList<double> values, double q)
     {

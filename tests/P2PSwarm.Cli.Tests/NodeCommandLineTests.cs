@@ -55,13 +55,21 @@ public sealed class NodeCommandLineTests : IDisposable
     [InlineData("error: --step-timeout must be seconds in (0, 1000000].", "generate", "--prompt", "hi", "--step-timeout", "0")]
     [InlineData("error: max tokens must be >= 0, got -1", "demo", "--max-tokens", "-1")]
     [InlineData("error: --count must be at least 1.", "ping", "/ip4/127.0.0.1/tcp/1", "--count", "0")]
+    [InlineData("error: --steps must be at least 1.", "bench", "span", "--steps", "0")]
+    [InlineData("error: --past must not be negative.", "bench", "span", "--past", "-1")]
+    [InlineData("error: --prefill must be at least 1.", "bench", "span", "--prefill", "0")]
+    [InlineData("error: --pairs must be 1 to 64.", "bench", "matmul", "--pairs", "0")]
+    [InlineData("error: --rows must be 1 to 2048.", "bench", "matmul", "--rows", "0")]
+    [InlineData("error: --rows must be 1 to 2048.", "bench", "matmul", "--rows", "100000")]
+    [InlineData("error: --block-size must be a power of two from 16 to 256.", "bench", "matmul", "--block-size", "48")]
+    [InlineData("error: --accuracy-level must be 0 to 4 (ONNX Runtime's MatMulNBits levels).", "bench", "matmul", "--accuracy-level", "9")]
     [InlineData("error: --interval must be seconds in [0, 1000000].", "ping", "/ip4/127.0.0.1/tcp/1", "--interval", "-1")]
     [InlineData("error: --interval must be seconds in [0, 1000000].", "ping", "/ip4/127.0.0.1/tcp/1", "--interval", "1e300")]
     [InlineData("error: --interval must be seconds in [0, 1000000].", "ping", "/ip4/127.0.0.1/tcp/1", "--interval", "NaN")]
     public async Task Out_of_range_limits_and_durations_exit_non_zero_before_doing_anything(string expected, params string[] args)
     {
         // The model does not exist (and demo would create one and start servers): the argument is refused first.
-        string[] model = args[0] is "serve" or "generate" ? ["--model", Path.Combine(_folder, "no-such-model")] : [];
+        string[] model = args[0] is "serve" or "generate" || args is ["bench", "span", ..] ? ["--model", Path.Combine(_folder, "no-such-model")] : [];
         string[] blocks = args[0] == "serve" ? ["--blocks", "0-1"] : [];
         var (code, output, error) = await RunAsync([.. args, .. model, .. blocks]);
         Assert.NotEqual(0, code);
