@@ -32,6 +32,12 @@ internal static class SwarmCommand
                 return 1;
             }
 
+            if (bootstrap.Count == 0 && !parse.GetValue(lan))
+            {
+                await console.Error.WriteLineAsync("error: swarm status needs --initial-peers (multiaddrs with /p2p/ of servers or DHT nodes) or --lan to find the swarm.");
+                return 1;
+            }
+
             string modelId;
             int blockCount;
             try
@@ -53,6 +59,13 @@ internal static class SwarmCommand
             var directory = new SwarmDirectory(session.Host, bootstrap);
             await directory.DiscoverAsync(session.Dht, modelId, blockCount, cancellationToken);
             SwarmView view = await directory.QueryAsync(modelId, blockCount, new HashSet<PeerId>(), ServerState.Joining, cancellationToken);
+            if (view.Servers.Count == 0 && session.Dht.RoutingTable.Count == 0)
+            {
+                // Nobody answered at all: "every block MISSING" would blame the swarm for our own unreachable peers.
+                await console.Error.WriteLineAsync("error: no DHT server reachable (none of the initial peers or LAN peers serves /p2pswarm/kad/1.0.0), so the swarm could not be looked up.");
+                return 1;
+            }
+
             var offline = directory.RecordedServers.Where(s => s.State == ServerState.Offline && view.Servers.All(v => v.Peer != s.Peer)).ToList();
 
             await console.Out.WriteLineAsync($"{modelId}: {blockCount} blocks, {view.Servers.Count(s => s.State == ServerState.Online)} servers online");

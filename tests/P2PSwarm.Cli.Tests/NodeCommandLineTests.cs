@@ -1,4 +1,5 @@
 using System.Text.Json;
+using P2PSwarm.Node.Identity;
 
 namespace P2PSwarm.Cli.Tests;
 
@@ -94,6 +95,29 @@ public sealed class NodeCommandLineTests : IDisposable
         (code, _, error) = await RunAsync([.. serve, "--public-name", new string('\u00e9', 33)]);
         Assert.Equal(1, code);
         Assert.Equal("error: --public-name must be at most 64 UTF-8 bytes (it is 66).", error.Trim());
+    }
+
+    [Fact]
+    public async Task Swarm_status_says_when_it_has_nobody_to_ask_instead_of_calling_every_block_missing()
+    {
+        // Before, both printed "block N: MISSING" for every block and "fully covered: no" (exit 3).
+        await RunAsync("model", "init", Path.Combine(_folder, "tiny"));
+        string[] status = ["swarm", "status", "--model", Path.Combine(_folder, "tiny")];
+
+        var (code, output, error) = await RunAsync(status);
+        Assert.Equal(1, code);
+        Assert.Equal("error: swarm status needs --initial-peers (multiaddrs with /p2p/ of servers or DHT nodes) or --lan to find the swarm.", error.Trim());
+        Assert.Equal("", output);
+
+        using var closed = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        closed.Start();
+        int port = ((System.Net.IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop(); // Nothing listens there now: the dial is refused.
+        using var stranger = IdentityKey.Generate();
+        (code, output, error) = await RunAsync([.. status, "--initial-peers", $"/ip4/127.0.0.1/tcp/{port}/p2p/{stranger.PeerId}"]);
+        Assert.Equal(1, code);
+        Assert.EndsWith("error: no DHT server reachable (none of the initial peers or LAN peers serves /p2pswarm/kad/1.0.0), so the swarm could not be looked up.", error.Trim(), StringComparison.Ordinal);
+        Assert.DoesNotContain("MISSING", output, StringComparison.Ordinal);
     }
 
     [Fact]
