@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
+using P2PSwarm.Cli.Networking;
 using P2PSwarm.Inference;
 using P2PSwarm.Inference.Checkpoints;
 using P2PSwarm.Inference.Onnx;
@@ -40,15 +41,14 @@ internal static class BenchCommand
         };
         span.SetAction(parse =>
         {
-            (bool Bad, string Reason)[] checks =
+            (bool Failed, string Reason)[] checks =
             [
                 (parse.GetValue(steps) < 1, "--steps must be at least 1."),
                 (parse.GetValue(past) < 0, "--past must not be negative."),
                 (parse.GetValue(prefill) < 1, "--prefill must be at least 1."),
             ];
-            if (checks.FirstOrDefault(c => c.Bad) is { Bad: true } failed)
+            if (NodeOptions.ReportFirstFailure(console, checks))
             {
-                console.Error.WriteLine($"error: {failed.Reason}");
                 return 1;
             }
 
@@ -164,23 +164,21 @@ internal static class BenchCommand
         };
         command.SetAction(parse =>
         {
-            var size = parse.GetValue(blockSize);
-            (bool Bad, string Reason)[] checks =
+            var options = new MatMulBenchmarkOptions(parse.GetValue(bits), parse.GetValue(blockSize), parse.GetValue(accuracy), parse.GetValue(pairs), Rows: parse.GetValue(rows));
+            (bool Failed, string Reason)[] checks =
             [
-                (size is < 16 or > 256 || !int.IsPow2(size), "--block-size must be a power of two from 16 to 256."),
-                (parse.GetValue(accuracy) is < 0 or > 4, "--accuracy-level must be 0 to 4 (ONNX Runtime's MatMulNBits levels)."),
-                (parse.GetValue(pairs) is < 1 or > MaxPairs, $"--pairs must be 1 to {MaxPairs}."),
-                (parse.GetValue(rows) is < 1 or > MaxRows, $"--rows must be 1 to {MaxRows}."),
+                (!options.HasSupportedBlockSize, "--block-size must be a power of two from 16 to 256."),
+                (options.AccuracyLevel is < 0 or > 4, "--accuracy-level must be 0 to 4 (ONNX Runtime's MatMulNBits levels)."),
+                (options.Pairs is < 1 or > MaxPairs, $"--pairs must be 1 to {MaxPairs}."),
+                (options.Rows is < 1 or > MaxRows, $"--rows must be 1 to {MaxRows}."),
             ];
-            if (checks.FirstOrDefault(c => c.Bad) is { Bad: true } failed)
+            if (NodeOptions.ReportFirstFailure(console, checks))
             {
-                console.Error.WriteLine($"error: {failed.Reason}");
                 return 1;
             }
 
             try
             {
-                var options = new MatMulBenchmarkOptions(parse.GetValue(bits), parse.GetValue(blockSize), parse.GetValue(accuracy), parse.GetValue(pairs), Rows: parse.GetValue(rows));
                 var r = MatMulBenchmark.Run(options);
                 var c = CultureInfo.InvariantCulture;
                 if (parse.GetValue(json))

@@ -73,7 +73,7 @@ internal static class DhtCommand
             {
                 identityKey = NodeOptions.LoadIdentity(console, identityPath);
             }
-            catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or InvalidOperationException)
+            catch (Exception e) when (NodeOptions.IsIdentityFailure(e))
             {
                 return Fail(console, e.Message);
             }
@@ -95,7 +95,7 @@ internal static class DhtCommand
                     await session.WaitForLanPeersAsync(DhtSession.LanDiscoveryWait, cancellationToken);
                     if (session.Dht.RoutingTable.Count == 0)
                     {
-                        return Fail(console, "no DHT server reachable (none of the initial peers or LAN peers serves /p2pswarm/kad/1.0.0)");
+                        return Fail(console, DhtOptions.NoDhtServer);
                     }
 
                     var run = new Run(console, session.Dht, parse.GetValue(json), noKey ? "" : parse.GetValue(key)!, hasValue && !valueIsKeyOnly ? parse.GetValue(value) : null);

@@ -1,6 +1,6 @@
-using Microsoft.Extensions.Logging;
 using System.CommandLine;
 using System.Text.Json;
+using Microsoft.Extensions.Logging;
 using P2PSwarm.Cli.Networking;
 using P2PSwarm.Inference.Checkpoints;
 using P2PSwarm.Inference.Client;

@@ -61,7 +61,7 @@ internal static class IdCommand
 
                 return 0;
             }
-            catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or InvalidOperationException)
+            catch (Exception e) when (NodeOptions.IsIdentityFailure(e))
             {
                 console.Error.WriteLine($"error: {e.Message}");
                 return 1;

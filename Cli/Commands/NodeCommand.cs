@@ -50,7 +50,7 @@ internal static class NodeCommand
             {
                 key = parse.GetValue(ephemeral) ? IdentityKey.Generate() : NodeOptions.LoadIdentity(console, parse.GetValue(identity) ?? IdentityFile.DefaultPath);
             }
-            catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or InvalidOperationException)
+            catch (Exception e) when (NodeOptions.IsIdentityFailure(e))
             {
                 await console.Error.WriteLineAsync($"error: {e.Message}");
                 return 1;

@@ -47,7 +47,7 @@ internal static class PingCommand
             {
                 key = NodeOptions.LoadIdentity(console, parse.GetValue(identity));
             }
-            catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or InvalidOperationException)
+            catch (Exception e) when (NodeOptions.IsIdentityFailure(e))
             {
                 return Fail(console, e.Message);
             }

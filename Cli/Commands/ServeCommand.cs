@@ -90,12 +90,13 @@ internal static class ServeCommand
                 return 1;
             }
 
-            (bool Bad, string Reason)[] checks =
+            var nameBytes = Encoding.UTF8.GetByteCount(parse.GetValue(publicName) ?? "");
+            (bool Failed, string Reason)[] checks =
             [
                 (parse.GetValue(maxConnections) < 1, "--max-connections must be at least 1."),
                 (parse.GetValue(threads) is <= 0, "--threads must be at least 1."),
                 (parse.GetValue(threads) > MaxThreads, $"--threads must be at most {MaxThreads} (4 per core; this machine has {Environment.ProcessorCount})."),
-                (Encoding.UTF8.GetByteCount(parse.GetValue(publicName) ?? "") > MaxPublicNameBytes, $"--public-name must be at most {MaxPublicNameBytes} UTF-8 bytes (it is {Encoding.UTF8.GetByteCount(parse.GetValue(publicName) ?? "")})."),
+                (nameBytes > MaxPublicNameBytes, $"--public-name must be at most {MaxPublicNameBytes} UTF-8 bytes (it is {nameBytes})."),
                 (parse.GetValue(numBlocks) is <= 0, "--num-blocks must be at least 1."),
                 (parse.GetValue(maxSessions) < 1, "--max-sessions must be at least 1."),
                 (parse.GetValue(cacheTokens) < 1, "--cache-tokens must be at least 1."),
@@ -104,9 +105,8 @@ internal static class ServeCommand
                 (!NodeOptions.IsDuration(parse.GetValue(rebalanceInterval)), $"--rebalance-interval must be seconds in (0, {NodeOptions.MaxDurationSeconds}]."),
                 (!(parse.GetValue(balanceQuality) >= 0), "--balance-quality must not be negative."),
             ];
-            if (checks.FirstOrDefault(c => c.Bad) is { Bad: true } failed)
+            if (NodeOptions.ReportFirstFailure(console, checks))
             {
-                await console.Error.WriteLineAsync($"error: {failed.Reason}");
                 return 1;
             }
 
@@ -129,7 +129,7 @@ internal static class ServeCommand
                 checkpoint = Checkpoint.Open(parse.GetValue(model)!);
                 key = NodeOptions.LoadIdentity(console, parse.GetValue(identity));
             }
-            catch (Exception e) when (e is CheckpointException or IOException or InvalidDataException or UnauthorizedAccessException or InvalidOperationException)
+            catch (Exception e) when (e is CheckpointException || NodeOptions.IsIdentityFailure(e))
             {
                 await console.Error.WriteLineAsync($"error: {e.Message}");
                 return 1;

@@ -34,7 +34,7 @@ internal static class SwarmCommand
 
             if (bootstrap.Count == 0 && !parse.GetValue(lan))
             {
-                await console.Error.WriteLineAsync("error: swarm status needs --initial-peers (multiaddrs with /p2p/ of servers or DHT nodes) or --lan to find the swarm.");
+                await console.Error.WriteLineAsync($"error: swarm status needs {DhtOptions.PeersNeeded} to find the swarm.");
                 return 1;
             }
 
@@ -62,7 +62,7 @@ internal static class SwarmCommand
             if (view.Servers.Count == 0 && session.Dht.RoutingTable.Count == 0)
             {
                 // Nobody answered at all: "every block MISSING" would blame the swarm for our own unreachable peers.
-                await console.Error.WriteLineAsync("error: no DHT server reachable (none of the initial peers or LAN peers serves /p2pswarm/kad/1.0.0), so the swarm could not be looked up.");
+                await console.Error.WriteLineAsync($"error: {DhtOptions.NoDhtServer}, so the swarm could not be looked up.");
                 return 1;
             }
 

@@ -22,7 +22,7 @@ internal static class SwarmGenerate
     {
         if (peers.Count == 0 && !lan)
         {
-            await console.Error.WriteLineAsync("error: distributed generation needs --initial-peers (multiaddrs with /p2p/ of servers or DHT nodes) or --lan, or --local to run every block in this process.");
+            await console.Error.WriteLineAsync($"error: distributed generation needs {DhtOptions.PeersNeeded}, or --local to run every block in this process.");
             return 2;
         }
 

@@ -7,6 +7,12 @@ namespace P2PSwarm.Cli.Networking;
 /// <summary>Options of the commands that join the DHT: bootstrap peers, LAN discovery, server or client mode.</summary>
 internal static class DhtOptions
 {
+    /// <summary>What a swarm command needs to find anyone: <c>{command} needs</c> this.</summary>
+    public const string PeersNeeded = "--initial-peers (multiaddrs with /p2p/ of servers or DHT nodes) or --lan";
+
+    /// <summary>Bootstrap finished with an empty routing table: nobody serves the DHT protocol to us.</summary>
+    public const string NoDhtServer = "no DHT server reachable (none of the initial peers or LAN peers serves /p2pswarm/kad/1.0.0)";
+
     public static Option<string[]> InitialPeers() => new("--initial-peers")
     {
         Description = "Bootstrap peers, full multiaddrs with /p2p/ (e.g. /ip4/10.0.0.1/tcp/4001/p2p/12D3KooW...); several allowed.",

@@ -46,6 +46,31 @@ internal static class NodeOptions
     public static IdentityKey LoadIdentity(CliConsole console, string? path) =>
         path is null ? IdentityKey.Generate() : IdentityFile.LoadOrCreate(path, warning => console.Error.WriteLine($"warning: {warning}"));
 
+    /// <summary>
+    /// What <see cref="LoadIdentity"/> throws for a key file the user can fix (damaged, unreadable, a folder, no user
+    /// data folder to put one in): commands print its message as one error line.
+    /// </summary>
+    public static bool IsIdentityFailure(Exception exception) =>
+        exception is IOException or InvalidDataException or UnauthorizedAccessException or InvalidOperationException;
+
+    /// <summary>
+    /// Prints the reason of the first failed check as one error line; true if one failed. Commands check their
+    /// arguments with it before they open a model or a socket.
+    /// </summary>
+    public static bool ReportFirstFailure(CliConsole console, params ReadOnlySpan<(bool Failed, string Reason)> checks)
+    {
+        foreach (var (failed, reason) in checks)
+        {
+            if (failed)
+            {
+                console.Error.WriteLine($"error: {reason}");
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     public static ILoggerFactory CreateLoggerFactory(CliConsole console, LogLevel minimum) =>
         LoggerFactory.Create(builder => builder.SetMinimumLevel(minimum).AddProvider(new TextWriterLoggerProvider(console.Error, minimum)));
 

@@ -10,6 +10,9 @@ internal static class BlockQuantizer
     /// <summary>The block size of span graphs (genai's CPU default).</summary>
     public const int BlockSize = 32;
 
+    /// <summary>Whether MatMulNBits takes this block size here: a power of two from 16 to 256.</summary>
+    public static bool IsSupportedBlockSize(int blockSize) => blockSize is >= 16 and <= 256 && int.IsPow2(blockSize);
+
     /// <summary>Quantizes an HF <c>[n, k]</c> weight (out, in) row by row along K; a partial last block is zero-padded.</summary>
     public static (byte[] Packed, float[] Scales) Quantize(ReadOnlySpan<float> weight, int n, int k, int bits, int blockSize = BlockSize)
     {
@@ -17,7 +20,7 @@ internal static class BlockQuantizer
         {
             throw new ArgumentOutOfRangeException(nameof(bits), bits, "MatMulNBits here supports 4 or 8 bits.");
         }
-        if (blockSize is < 16 or > 256 || (blockSize & (blockSize - 1)) != 0)
+        if (!IsSupportedBlockSize(blockSize))
         {
             throw new ArgumentOutOfRangeException(nameof(blockSize), blockSize, "MatMulNBits needs a power-of-two block size of at least 16 (at most 256 here).");
         }

@@ -15,6 +15,9 @@ namespace P2PSwarm.Inference.Runtime;
 /// <param name="Rows">M: 1 for decode.</param>
 public sealed record MatMulBenchmarkOptions(int Bits = 4, int BlockSize = 32, int AccuracyLevel = 4, int Pairs = 10, int Hidden = 2048, int Intermediate = 5632, int Rows = 1)
 {
+    /// <summary>False when MatMulNBits cannot take <see cref="BlockSize"/> (fp32 MatMul has no blocks).</summary>
+    public bool HasSupportedBlockSize => Bits == 0 || BlockQuantizer.IsSupportedBlockSize(BlockSize);
+
     public string Describe() => Bits == 0
         ? $"MatMul fp32, {Pairs} x ({Hidden}->{Intermediate}->{Hidden}), M={Rows}"
         : $"MatMulNBits {Bits}-bit block {BlockSize} acc {AccuracyLevel}, {Pairs} x ({Hidden}->{Intermediate}->{Hidden}), M={Rows}";
