@@ -1,6 +1,6 @@
 // Loopback benchmark: ping RTT and single-stream throughput for js-libp2p <-> js-libp2p and, with
-// --p2pswarm, for p2pswarm <-> p2pswarm (bench/interop/LoopbackBench, a .NET program on the Host API)
-// and the two mixed pairs.
+// --p2pswarm, for p2pswarm <-> p2pswarm (bench/interop/LoopbackBench, a .NET program on the Host API),
+// the two mixed pairs, and the floor pair (Noise frames over TCP with no libp2p: the bound for any stack).
 //
 //   node bench/interop/bench.js [--pings 200] [--warmup 20] [--mib 256] [--rounds 3] [--p2pswarm "dotnet LoopbackBench.dll"]
 //                               [--fresh-dialer]
@@ -43,6 +43,10 @@ const settings = {
   rounds: Number(args.rounds)
 }
 const WARMUP_SINK_BYTES = 16 * 1024 * 1024
+// The floor pair (LoopbackBench floor-listen / floor-dialer, FloorProtocol.cs): Noise transport frames over one TCP
+// connection with no framework, no handshake, no multistream, no muxer; one blocking thread per side. What any
+// Noise-over-TCP stack pays at least per byte here, measured in the same rounds as the libp2p pairs.
+const FLOOR = 'floor: Noise frames over TCP, no libp2p'
 
 const sortedCopy = (values) => [...values].sort((a, b) => a - b)
 const median = (values) => {
@@ -84,8 +88,8 @@ function p2pswarmCommand (mode) {
   return [file, [...rest, mode]]
 }
 
-async function startP2pswarmListener () {
-  const [file, argv] = p2pswarmCommand('listen')
+async function startP2pswarmListener (mode = 'listen') {
+  const [file, argv] = p2pswarmCommand(mode)
   const child = spawn(file, argv, { stdio: ['pipe', 'pipe', 'inherit'] })
   const [line] = await once(createInterface({ input: child.stdout }), 'line')
   return {
@@ -102,8 +106,8 @@ async function startP2pswarmListener () {
  * One long-lived p2pswarm dialer, warmed up once per listener, as the js dialer is: each measurement is one
  * listener address on its stdin and one JSON line back.
  */
-async function startP2pswarmDialer () {
-  const [file, argv] = p2pswarmCommand('dialer')
+async function startP2pswarmDialer (mode = 'dialer') {
+  const [file, argv] = p2pswarmCommand(mode)
   const child = spawn(file, [...argv, '--pings', String(settings.pings), '--warmup', String(settings.warmup),
     '--mib', String(settings.bytes / (1024 * 1024)), '--warmup-mib', String(WARMUP_SINK_BYTES / (1024 * 1024))],
   { stdio: ['pipe', 'pipe', 'inherit'] })
@@ -112,7 +116,7 @@ async function startP2pswarmDialer () {
     async measure (addr) {
       child.stdin.write(addr + '\n')
       const { value, done } = await lines.next()
-      if (done) throw new Error('the p2pswarm dialer exited')
+      if (done) throw new Error(`the ${mode} process exited`)
       const result = JSON.parse(value)
       return { rtts: result.rtts, mibPerSecond: result.throughputMibPerSecond }
     },
@@ -151,6 +155,9 @@ if (args.p2pswarm != null) {
   pairs.push(['p2pswarm <-> p2pswarm', 'p2pswarm', 'p2pswarm'])
   pairs.push(['p2pswarm dials js-libp2p', 'p2pswarm', 'js'])
   pairs.push(['js-libp2p dials p2pswarm', 'js', 'p2pswarm'])
+  listeners.floor = await startP2pswarmListener('floor-listen')
+  dialers.floor = await startP2pswarmDialer('floor-dialer')
+  pairs.push([FLOOR, 'floor', 'floor'])
 }
 
 /** Waits (at most 10 s) until the machine's CPUs were at least 90 % idle over 250 ms, so that the previous
@@ -228,9 +235,18 @@ if (args.json) {
     console.log(`| ${name} | ${format(r.rttMedianMs, 3)} | ${format(r.rttP90Ms, 3)} | ${format(r.throughputMibPerSecond, 1)} | ${r.throughputRounds.map((t) => format(t, 0)).join(', ')} | ${cpu(r.cpuMsPerMib)} | ${r.cpuMsPerMibRounds.map((c) => format(c, 2)).join(', ')} |`)
   }
   if (rows.length > 1) {
-    const [js, ours] = [rows[0][1], rows[1][1]]
+    const byName = Object.fromEntries(rows)
+    const js = byName['js-libp2p <-> js-libp2p']
     // CPU column: how many times more CPU js <-> js spends per MiB (the throughput ratio's direction: higher is better).
-    const cpuRatio = js.cpuMsPerMib == null || ours.cpuMsPerMib == null ? 'n/a' : `${format(js.cpuMsPerMib / ours.cpuMsPerMib, 2)}x less`
-    console.log(`| p2pswarm <-> p2pswarm vs js <-> js | ${format(ours.rttMedianMs / js.rttMedianMs, 2)}x | ${format(ours.rttP90Ms / js.rttP90Ms, 2)}x | ${format(ours.throughputMibPerSecond / js.throughputMibPerSecond, 2)}x | | ${cpuRatio} | |`)
+    const versusJs = (label, other) => {
+      const cpuRatio = js.cpuMsPerMib == null || other.cpuMsPerMib == null ? 'n/a' : `${format(js.cpuMsPerMib / other.cpuMsPerMib, 2)}x less`
+      console.log(`| ${label} vs js <-> js | ${format(other.rttMedianMs / js.rttMedianMs, 2)}x | ${format(other.rttP90Ms / js.rttP90Ms, 2)}x | ${format(other.throughputMibPerSecond / js.throughputMibPerSecond, 2)}x | | ${cpuRatio} | |`)
+    }
+    versusJs('p2pswarm <-> p2pswarm', byName['p2pswarm <-> p2pswarm'])
+    versusJs('floor', byName[FLOOR])
+    // Per round: each pair's round r ran next to the others' round r, so these ratios share the machine's state.
+    const perRound = (other) => js.throughputRounds.map((t, r) => format(other.throughputRounds[r] / t, 2)).join(', ')
+    console.log('')
+    console.log(`Throughput over js <-> js, round by round: p2pswarm ${perRound(byName['p2pswarm <-> p2pswarm'])}; floor ${perRound(byName[FLOOR])}`)
   }
 }

@@ -15,11 +15,25 @@ using P2PSwarm.Node.Protocols.Ping;
 //   dialer              [--pings 200] [--warmup 20] [--mib 256] [--warmup-mib 16]: one long-lived dialer, as the
 //                       js dialer is; each stdin line is a listener multiaddr, answered with one JSON line (one
 //                       run); the first line for an address warms up on it first; ends when stdin closes
+//   floor-listen        the floor pair (FloorProtocol): Noise frames over TCP with no framework; prints host:port
+//   floor-dialer        [--pings 200] [--warmup 20] [--mib 256] [--warmup-mib 16]: as dialer, for floor-listen
 // Measured as the js peer measures: RTT on one /ipfs/ping/1.0.0 stream; throughput on one sink stream.
-if (args.Length == 0 || args[0] is not ("listen" or "measure" or "dialer"))
+if (args.Length == 0 || args[0] is not ("listen" or "measure" or "dialer" or "floor-listen" or "floor-dialer"))
 {
-    await Console.Error.WriteLineAsync("usage: listen | measure --addr MULTIADDR [--pings N] [--warmup N] [--mib N] [--runs N] [--warmup-mib N] | dialer [--pings N] [--warmup N] [--mib N] [--warmup-mib N]");
+    await Console.Error.WriteLineAsync("usage: listen | measure --addr MULTIADDR [--pings N] [--warmup N] [--mib N] [--runs N] [--warmup-mib N] | dialer [--pings N] [--warmup N] [--mib N] [--warmup-mib N] | floor-listen | floor-dialer [--pings N] [--warmup N] [--mib N] [--warmup-mib N]");
     return 2;
+}
+
+if (args[0] == "floor-listen")
+{
+    return await FloorProtocol.ListenAsync();
+}
+
+if (args[0] == "floor-dialer")
+{
+    var floor = ParseOptions(args.AsSpan(1));
+    return await FloorProtocol.DialerAsync(
+        Number(floor, "pings", 200), Number(floor, "warmup", 20), Number(floor, "mib", 256) * 1024L * 1024L, Number(floor, "warmup-mib", 16) * 1024L * 1024L);
 }
 
 using var key = IdentityKey.Generate();
