@@ -45,10 +45,7 @@ public static class CheckpointFactory
         {
             throw new IOException($"{directory} is a file, not a directory");
         }
-        var parent = Path.GetDirectoryName(directory)!;
-        Directory.CreateDirectory(parent);
-        var staging = Path.Combine(parent, $".{Path.GetFileName(directory)}.partial-{Environment.ProcessId}-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(staging);
+        var staging = CreateStaging(directory);
         try
         {
             WriteFiles(staging, config, dtype, seed, name, shardCount, progress, init);
@@ -62,6 +59,32 @@ public static class CheckpointFactory
             }
             throw;
         }
+    }
+
+    /// <summary>
+    /// Creates the hidden folder the checkpoint is written into before it takes <paramref name="directory"/>'s name.
+    /// Its name is internal, so a folder that cannot be made is reported as <paramref name="directory"/>.
+    /// </summary>
+    private static string CreateStaging(string directory)
+    {
+        var parent = Path.GetDirectoryName(directory)!;
+        var staging = Path.Combine(parent, $".{Path.GetFileName(directory)}.partial-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        try
+        {
+            Directory.CreateDirectory(parent);
+            Directory.CreateDirectory(staging);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new IOException($"cannot create {directory}: permission denied in {parent}", e);
+        }
+        catch (IOException e)
+        {
+            throw new IOException($"cannot create {directory}: no new folder can be made in {parent}", e);
+        }
+
+        // Some file systems (/proc, /sys) refuse the folder without an error .NET passes on.
+        return Directory.Exists(staging) ? staging : throw new IOException($"cannot create {directory}: no new folder can be made in {parent}");
     }
 
     private static void WriteFiles(string directory, LlamaConfig config, TensorDtype dtype, ulong seed, string name, int shardCount, IProgress<double>? progress, WeightInit init)

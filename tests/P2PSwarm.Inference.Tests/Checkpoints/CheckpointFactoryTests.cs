@@ -68,6 +68,18 @@ public sealed class CheckpointFactoryTests
     }
 
     [Fact]
+    public void A_folder_that_cannot_be_made_is_named_as_asked_not_by_its_staging_name()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // /proc, which accepts no new folders, is Linux's.
+        }
+
+        var error = Assert.Throws<IOException>(() => CheckpointFactory.Create("/proc/p2pswarm-no-model", CheckpointPreset.Tiny, seed: 1));
+        Assert.Equal("cannot create /proc/p2pswarm-no-model: no new folder can be made in /proc", error.Message);
+    }
+
+    [Fact]
     public void Sharded_bf16_checkpoint_reads_back_through_the_index()
     {
         using var temp = new TempDirectory();
