@@ -69,6 +69,7 @@ public static class CheckpointFactory
     {
         var parent = Path.GetDirectoryName(directory)!;
         var staging = Path.Combine(parent, $".{Path.GetFileName(directory)}.partial-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        var refused = $"cannot create {directory}: no new folder can be made in {parent}";
         try
         {
             Directory.CreateDirectory(parent);
@@ -80,11 +81,11 @@ public static class CheckpointFactory
         }
         catch (IOException e)
         {
-            throw new IOException($"cannot create {directory}: no new folder can be made in {parent}", e);
+            throw new IOException(refused, e);
         }
 
         // Some file systems (/proc, /sys) refuse the folder without an error .NET passes on.
-        return Directory.Exists(staging) ? staging : throw new IOException($"cannot create {directory}: no new folder can be made in {parent}");
+        return Directory.Exists(staging) ? staging : throw new IOException(refused);
     }
 
     private static void WriteFiles(string directory, LlamaConfig config, TensorDtype dtype, ulong seed, string name, int shardCount, IProgress<double>? progress, WeightInit init)

@@ -47,6 +47,8 @@ const WARMUP_SINK_BYTES = 16 * 1024 * 1024
 // connection with no framework, no handshake, no multistream, no muxer; one blocking thread per side. What any
 // Noise-over-TCP stack pays at least per byte here, measured in the same rounds as the libp2p pairs.
 const FLOOR = 'floor: Noise frames over TCP, no libp2p'
+const JS_PAIR = 'js-libp2p <-> js-libp2p'
+const OUR_PAIR = 'p2pswarm <-> p2pswarm'
 
 const sortedCopy = (values) => [...values].sort((a, b) => a - b)
 const median = (values) => {
@@ -148,11 +150,11 @@ function startFreshP2pswarmDialer () {
 
 const listeners = { js: await startJsListener() }
 const dialers = { js: await startJsDialer() }
-const pairs = [['js-libp2p <-> js-libp2p', 'js', 'js']]
+const pairs = [[JS_PAIR, 'js', 'js']]
 if (args.p2pswarm != null) {
   listeners.p2pswarm = await startP2pswarmListener()
   dialers.p2pswarm = args['fresh-dialer'] ? startFreshP2pswarmDialer() : await startP2pswarmDialer()
-  pairs.push(['p2pswarm <-> p2pswarm', 'p2pswarm', 'p2pswarm'])
+  pairs.push([OUR_PAIR, 'p2pswarm', 'p2pswarm'])
   pairs.push(['p2pswarm dials js-libp2p', 'p2pswarm', 'js'])
   pairs.push(['js-libp2p dials p2pswarm', 'js', 'p2pswarm'])
   listeners.floor = await startP2pswarmListener('floor-listen')
@@ -236,17 +238,17 @@ if (args.json) {
   }
   if (rows.length > 1) {
     const byName = Object.fromEntries(rows)
-    const js = byName['js-libp2p <-> js-libp2p']
+    const js = byName[JS_PAIR]
     // CPU column: how many times more CPU js <-> js spends per MiB (the throughput ratio's direction: higher is better).
     const versusJs = (label, other) => {
       const cpuRatio = js.cpuMsPerMib == null || other.cpuMsPerMib == null ? 'n/a' : `${format(js.cpuMsPerMib / other.cpuMsPerMib, 2)}x less`
       console.log(`| ${label} vs js <-> js | ${format(other.rttMedianMs / js.rttMedianMs, 2)}x | ${format(other.rttP90Ms / js.rttP90Ms, 2)}x | ${format(other.throughputMibPerSecond / js.throughputMibPerSecond, 2)}x | | ${cpuRatio} | |`)
     }
-    versusJs('p2pswarm <-> p2pswarm', byName['p2pswarm <-> p2pswarm'])
+    versusJs(OUR_PAIR, byName[OUR_PAIR])
     versusJs('floor', byName[FLOOR])
     // Per round: each pair's round r ran next to the others' round r, so these ratios share the machine's state.
     const perRound = (other) => js.throughputRounds.map((t, r) => format(other.throughputRounds[r] / t, 2)).join(', ')
     console.log('')
-    console.log(`Throughput over js <-> js, round by round: p2pswarm ${perRound(byName['p2pswarm <-> p2pswarm'])}; floor ${perRound(byName[FLOOR])}`)
+    console.log(`Throughput over js <-> js, round by round: p2pswarm ${perRound(byName[OUR_PAIR])}; floor ${perRound(byName[FLOOR])}`)
   }
 }

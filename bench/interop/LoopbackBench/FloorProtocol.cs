@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
-using System.Text.Json;
 
 namespace P2PSwarm.LoopbackBench;
 
@@ -54,42 +53,21 @@ internal static class FloorProtocol
         RandomNumberGenerator.Fill(block);
         try
         {
-            while (await Console.In.ReadLineAsync() is { } line)
-            {
-                var address = line.Trim();
-                if (address.Length == 0)
+            return await DialerLoop.RunAsync(
+                address =>
                 {
-                    continue;
-                }
-
-                if (!connections.TryGetValue(address, out var channel))
-                {
-                    channel = Channel.Dial(IPEndPoint.Parse(address));
+                    var channel = Channel.Dial(IPEndPoint.Parse(address));
                     connections.Add(address, channel);
                     channel.Sink(warmupBytes, block);
-                }
-
-                var rtts = new List<double>(pings);
-                for (var i = 0; i < warmupPings + pings; i++)
+                    return Task.CompletedTask;
+                },
+                async address =>
                 {
-                    var rtt = channel.Ping();
-                    if (i >= warmupPings)
-                    {
-                        rtts.Add(rtt);
-                    }
-                }
-
-                var started = Stopwatch.GetTimestamp();
-                var counted = channel.Sink(bytes, block);
-                var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-                if (counted != bytes)
-                {
-                    throw new InvalidDataException($"the floor listener counted {counted} bytes, {bytes} were sent");
-                }
-
-                await Console.Out.WriteLineAsync(JsonSerializer.Serialize(new { rtts, throughputMibPerSecond = bytes / (1024.0 * 1024.0) / seconds }));
-                await Console.Out.FlushAsync();
-            }
+                    var channel = connections[address];
+                    var rtts = await DialerLoop.PingsAsync(pings, warmupPings, () => Task.FromResult(channel.Ping()));
+                    var started = Stopwatch.GetTimestamp();
+                    return (rtts, DialerLoop.MibPerSecond(bytes, channel.Sink(bytes, block), started));
+                });
         }
         finally
         {
@@ -98,8 +76,6 @@ internal static class FloorProtocol
                 channel.Dispose();
             }
         }
-
-        return 0;
     }
 
     private static void AcceptLoop(Socket listener)

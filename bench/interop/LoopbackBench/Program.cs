@@ -57,28 +57,14 @@ await using var dialer = new Host(new HostOptions { Identity = key });
 await dialer.StartAsync(CancellationToken.None);
 if (args[0] == "dialer")
 {
-    var warmed = new HashSet<string>(StringComparer.Ordinal);
-    while (await Console.In.ReadLineAsync() is { } line)
-    {
-        var address = line.Trim();
-        if (address.Length == 0)
+    return await DialerLoop.RunAsync(
+        address => MeasureSinkAsync(dialer, Multiaddress.Parse(address), Number(options, "warmup-mib", 16) * 1024L * 1024L),
+        async address =>
         {
-            continue;
-        }
-
-        var listener = Multiaddress.Parse(address);
-        if (warmed.Add(address))
-        {
-            await MeasureSinkAsync(dialer, listener, Number(options, "warmup-mib", 16) * 1024L * 1024L);
-        }
-
-        var pings = await MeasurePingAsync(dialer, listener, Number(options, "pings", 200), Number(options, "warmup", 20));
-        var throughput = await MeasureSinkAsync(dialer, listener, Number(options, "mib", 256) * 1024L * 1024L);
-        await Console.Out.WriteLineAsync(JsonSerializer.Serialize(new { rtts = pings, throughputMibPerSecond = throughput }));
-        await Console.Out.FlushAsync();
-    }
-
-    return 0;
+            var listener = Multiaddress.Parse(address);
+            var pings = await MeasurePingAsync(dialer, listener, Number(options, "pings", 200), Number(options, "warmup", 20));
+            return (pings, await MeasureSinkAsync(dialer, listener, Number(options, "mib", 256) * 1024L * 1024L));
+        });
 }
 
 var target = Multiaddress.Parse(options["addr"]);
@@ -115,17 +101,7 @@ static async Task<List<double>> MeasurePingAsync(Host host, Multiaddress target,
     var opened = await host.OpenStreamAsync(target, PingProtocol.Id, CancellationToken.None);
     var stream = opened.Stream ?? throw new InvalidOperationException($"ping stream: {opened}");
     await using var client = new PingClient(stream);
-    var rtts = new List<double>(count);
-    for (var i = 0; i < warmup + count; i++)
-    {
-        var rtt = await client.PingOnceAsync(CancellationToken.None);
-        if (i >= warmup)
-        {
-            rtts.Add(rtt.TotalMilliseconds);
-        }
-    }
-
-    return rtts;
+    return await DialerLoop.PingsAsync(count, warmup, async () => (await client.PingOnceAsync(CancellationToken.None)).TotalMilliseconds);
 }
 
 static async Task<double> MeasureSinkAsync(Host host, Multiaddress target, long bytes)
@@ -135,11 +111,7 @@ static async Task<double> MeasureSinkAsync(Host host, Multiaddress target, long 
     var started = Stopwatch.GetTimestamp();
     var opened = await host.OpenStreamAsync(target, SinkProtocol.Id, CancellationToken.None);
     await using var stream = opened.Stream ?? throw new InvalidOperationException($"sink stream: {opened}");
-    var counted = await SinkProtocol.SendAsync(stream, bytes, block, CancellationToken.None);
-    var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-    return counted == bytes
-        ? bytes / (1024.0 * 1024.0) / seconds
-        : throw new InvalidDataException($"the sink counted {counted} bytes, {bytes} were sent");
+    return DialerLoop.MibPerSecond(bytes, await SinkProtocol.SendAsync(stream, bytes, block, CancellationToken.None), started);
 }
 
 static Dictionary<string, string> ParseOptions(ReadOnlySpan<string> args)
