@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using P2PSwarm.Cli.Networking;
 using P2PSwarm.Node.Dht.Network;
 using P2PSwarm.Node.Identity;
+using P2PSwarm.Node.Storage;
 
 namespace P2PSwarm.Cli.Commands;
 
@@ -13,7 +14,11 @@ internal static class NodeCommand
     {
         var listen = NodeOptions.Listen("/ip4/0.0.0.0/tcp/0");
         var identity = NodeOptions.Identity("Default: the persistent key file (P2PSWARM_HOME/identity.key or the user data folder), so the peer id survives restarts.");
-        var ephemeral = new Option<bool>("--ephemeral") { Description = "Use a fresh in-memory identity instead of a key file." };
+        var ephemeral = new Option<bool>("--ephemeral") { Description = "Use a fresh in-memory identity instead of a key file, and keep no DHT state." };
+        var state = new Option<string?>("--state")
+        {
+            Description = "The node's DHT state (SQLite: routing table, records, provided keys), so a restarted node resumes; one running node per file. Default: node.db beside the identity file, or P2PSWARM_HOME/nodes/<peer id>.db for an identity read from a pipe (--identity <(...)).",
+        };
         var logLevel = NodeOptions.LogLevel();
         var maxConnections = NodeOptions.MaxConnections();
         var initialPeers = DhtOptions.InitialPeers();
@@ -23,7 +28,7 @@ internal static class NodeCommand
             "node",
             "Run a p2pswarm node: identify, ping and the DHT (/p2pswarm/kad/1.0.0; --initial-peers to bootstrap, --lan for mDNS). Prints its full multiaddrs (with /p2p/) one per line as soon as it listens, then runs until Ctrl+C and shuts down gracefully.")
         {
-            listen, identity, ephemeral, logLevel, initialPeers, lan, dhtMode, maxConnections,
+            listen, identity, ephemeral, state, logLevel, initialPeers, lan, dhtMode, maxConnections,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -45,10 +50,28 @@ internal static class NodeCommand
                 return 1;
             }
 
+            var isEphemeral = parse.GetValue(ephemeral);
+            var statePath = parse.GetValue(state);
+            if (isEphemeral && (statePath is not null || parse.GetValue(identity) is not null))
+            {
+                await console.Error.WriteLineAsync($"error: --ephemeral uses a fresh identity and keeps no state; it cannot be given with {(statePath is not null ? "--state" : "--identity")}.");
+                return 1;
+            }
+
             IdentityKey key;
+            string? identityPath = null;
+            var isRegularFile = false;
             try
             {
-                key = parse.GetValue(ephemeral) ? IdentityKey.Generate() : NodeOptions.LoadIdentity(console, parse.GetValue(identity) ?? IdentityFile.DefaultPath);
+                if (isEphemeral)
+                {
+                    key = IdentityKey.Generate();
+                }
+                else
+                {
+                    identityPath = parse.GetValue(identity) ?? IdentityFile.DefaultPath;
+                    key = NodeOptions.LoadIdentity(console, identityPath, out isRegularFile);
+                }
             }
             catch (Exception e) when (NodeOptions.IsIdentityFailure(e))
             {
@@ -59,22 +82,31 @@ internal static class NodeCommand
             using (key)
             using (var loggerFactory = NodeOptions.CreateLoggerFactory(console, parse.GetValue(logLevel)))
             {
-                // The DHT state lives next to the persistent identity, so a restarted node resumes; an ephemeral node keeps none.
-                var databasePath = parse.GetValue(ephemeral) ? null : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(parse.GetValue(identity) ?? IdentityFile.DefaultPath))!, "node.db");
+                NodeState? nodeState = null;
+                try
+                {
+                    nodeState = identityPath is null ? null : NodeState.Choose(statePath, identityPath, isRegularFile, key.PeerId);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
+                {
+                    await console.Error.WriteLineAsync($"error: cannot keep the DHT state: {e.Message}");
+                    return 1;
+                }
+
                 DhtSession session;
                 try
                 {
-                    session = await DhtSession.StartAsync(key, new DhtSessionSettings(addresses, bootstrap, parse.GetValue(dhtMode), parse.GetValue(lan), databasePath, parse.GetValue(maxConnections)), loggerFactory, cancellationToken);
+                    session = await DhtSession.StartAsync(key, new DhtSessionSettings(addresses, bootstrap, parse.GetValue(dhtMode), parse.GetValue(lan), nodeState?.Path, parse.GetValue(maxConnections)), loggerFactory, cancellationToken);
                 }
                 catch (Exception e) when (e is SocketException or ArgumentException)
                 {
                     await console.Error.WriteLineAsync($"error: cannot listen: {e.Message}");
                     return 1;
                 }
-                catch (IOException e) when (databasePath is not null)
+                catch (IOException e) when (nodeState is not null)
                 {
-                    // The DHT state lives beside the identity file: say so, since the user named only the identity.
-                    await console.Error.WriteLineAsync($"error: {e.Message} (node keeps its DHT state beside the identity file; --ephemeral keeps none)");
+                    // The user may have named only the identity: say where the state is and what else can be done.
+                    await console.Error.WriteLineAsync($"error: {e.Message} {nodeState.Hint(e is DatabaseInUseException)}");
                     return 1;
                 }
 

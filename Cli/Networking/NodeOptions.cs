@@ -44,10 +44,14 @@ internal static class NodeOptions
     /// can read is loaded with a warning on stderr.
     /// </summary>
     public static IdentityKey LoadIdentity(CliConsole console, string? path) =>
-        path is null ? IdentityKey.Generate() : IdentityFile.LoadOrCreate(path, warning => console.Error.WriteLine($"warning: {warning}"));
+        path is null ? IdentityKey.Generate() : LoadIdentity(console, path, out _);
+
+    /// <summary>The key at <paramref name="path"/> (created if missing), and whether it is kept in a regular file rather than read from a pipe.</summary>
+    public static IdentityKey LoadIdentity(CliConsole console, string path, out bool isRegularFile) =>
+        IdentityFile.LoadOrCreate(path, warning => console.Error.WriteLine($"warning: {warning}"), out isRegularFile);
 
     /// <summary>
-    /// What <see cref="LoadIdentity"/> throws for a key file the user can fix (damaged, unreadable, a folder, no user
+    /// What <see cref="LoadIdentity(CliConsole, string?)"/> throws for a key file the user can fix (damaged, unreadable, a folder, no user
     /// data folder to put one in): commands print its message as one error line.
     /// </summary>
     public static bool IsIdentityFailure(Exception exception) =>

@@ -45,16 +45,28 @@ public static class IdentityFile
 
     /// <summary>Loads the key at <paramref name="path"/>, or creates one there if no file exists.</summary>
     /// <param name="path">The key file.</param>
-    /// <param name="warn">Told about a key file other users can read or write (see <see cref="Load"/>).</param>
+    /// <param name="warn">Told about a key file other users can read or write (see <see cref="Load(string, Action{string}?)"/>).</param>
     /// <exception cref="InvalidDataException">The file exists but is not an Ed25519 libp2p private key.</exception>
     /// <exception cref="IOException">The file cannot be read or written.</exception>
-    public static IdentityKey LoadOrCreate(string path, Action<string>? warn = null)
+    public static IdentityKey LoadOrCreate(string path, Action<string>? warn = null) => LoadOrCreate(path, warn, out _);
+
+    /// <summary>
+    /// As <see cref="LoadOrCreate(string, Action{string}?)"/>, and tells whether the key is kept in a regular file. A key
+    /// read from a pipe or device (<c>--identity &lt;(vault read ...)</c>) has no folder of its own to keep state beside.
+    /// </summary>
+    /// <param name="path">The key file.</param>
+    /// <param name="warn">Told about a key file other users can read or write (see <see cref="Load(string, Action{string}?)"/>).</param>
+    /// <param name="isRegularFile">True when the key is in (or was just created as) a regular file.</param>
+    /// <exception cref="InvalidDataException">The file exists but is not an Ed25519 libp2p private key.</exception>
+    /// <exception cref="IOException">The file cannot be read or written.</exception>
+    public static IdentityKey LoadOrCreate(string path, Action<string>? warn, out bool isRegularFile)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         path = Path.GetFullPath(path);
+        isRegularFile = true;
         if (File.Exists(path))
         {
-            return Load(path, warn);
+            return Load(path, warn, out isRegularFile);
         }
 
         if (Directory.Exists(path))
@@ -67,7 +79,7 @@ public static class IdentityFile
         using var creatorLock = AcquireCreatorLock(path);
         if (File.Exists(path))
         {
-            return Load(path, warn);
+            return Load(path, warn, out isRegularFile);
         }
 
         var key = IdentityKey.Generate();
@@ -85,7 +97,7 @@ public static class IdentityFile
         }
 
         key.Dispose();
-        return Load(path, warn);
+        return Load(path, warn, out isRegularFile);
     }
 
     private static FileStream AcquireCreatorLock(string path)
@@ -129,10 +141,15 @@ public static class IdentityFile
     /// </param>
     /// <exception cref="InvalidDataException">The file is not an Ed25519 libp2p private key.</exception>
     /// <exception cref="IOException">The file cannot be read.</exception>
-    public static IdentityKey Load(string path, Action<string>? warn = null)
+    public static IdentityKey Load(string path, Action<string>? warn = null) => Load(path, warn, out _);
+
+    private static IdentityKey Load(string path, Action<string>? warn, out bool isRegularFile)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+
+        // Told at open, from the handle: a second open of a pipe would read nothing, or wait for a writer.
+        isRegularFile = stream.CanSeek;
         if (stream.CanSeek && stream.Length > MaxFileLength)
         {
             throw new InvalidDataException($"Identity file '{path}' is {stream.Length} bytes; a libp2p private key is under {MaxFileLength}.");

@@ -8,7 +8,9 @@ namespace P2PSwarm.Node.Storage;
 /// The node's SQLite file: WAL journal (readers never block the writer), synchronous=FULL (a committed
 /// transaction survives a process kill and a power cut), a busy timeout, and versioned migrations. All writes
 /// go through ONE connection under one lock, each as a single transaction, so there is exactly one writer;
-/// reads open their own pooled read-only connections.
+/// reads open their own pooled read-only connections. One process at a time: <see cref="Open(string, ILogger?)"/> takes an
+/// exclusive lock on <c>&lt;path&gt;.lock</c> first and holds it until <see cref="Dispose"/>, so a second process (a second
+/// node started with the same identity) is refused with <see cref="DatabaseInUseException"/> instead of sharing the file.
 /// </summary>
 public sealed class NodeDatabase : IDisposable
 {
@@ -16,14 +18,16 @@ public sealed class NodeDatabase : IDisposable
     public static readonly TimeSpan BusyTimeout = TimeSpan.FromSeconds(5);
 
     private readonly SqliteConnection _writer;
+    private readonly FileStream _processLock;
     private readonly string _readConnectionString;
     private readonly Lock _writeLock = new();
     private bool _disposed;
 
-    private NodeDatabase(string path, SqliteConnection writer, string readConnectionString, int schemaVersion)
+    private NodeDatabase(string path, SqliteConnection writer, FileStream processLock, string readConnectionString, int schemaVersion)
     {
         Path = path;
         _writer = writer;
+        _processLock = processLock;
         _readConnectionString = readConnectionString;
         SchemaVersion = schemaVersion;
     }
@@ -33,6 +37,8 @@ public sealed class NodeDatabase : IDisposable
     public int SchemaVersion { get; }
 
     /// <summary>Opens (creating if needed) the database at <paramref name="path"/> and brings its schema up to date.</summary>
+    /// <exception cref="DatabaseInUseException">Another process (or another open instance) holds the database.</exception>
+    /// <exception cref="IOException">The file cannot be opened or created, or is not a SQLite database.</exception>
     public static NodeDatabase Open(string path, ILogger? logger = null) => Open(path, NodeSchema.Migrations, logger);
 
     internal static NodeDatabase Open(string path, IReadOnlyList<SchemaMigration> migrations, ILogger? logger = null)
@@ -55,6 +61,7 @@ public sealed class NodeDatabase : IDisposable
             DefaultTimeout = timeoutSeconds,
         }.ToString();
 
+        FileStream processLock = AcquireProcessLock(full);
         var writer = new SqliteConnection(writeConnectionString);
         try
         {
@@ -80,11 +87,12 @@ public sealed class NodeDatabase : IDisposable
             Execute(writer, null, "PRAGMA foreign_keys = ON");
             int version = Migrate(writer, migrations, logger);
             StorageLog.Opened(logger, full, version);
-            return new NodeDatabase(full, writer, readConnectionString, version);
+            return new NodeDatabase(full, writer, processLock, readConnectionString, version);
         }
         catch
         {
             writer.Dispose();
+            processLock.Dispose();
             throw;
         }
     }
@@ -140,6 +148,7 @@ public sealed class NodeDatabase : IDisposable
         }
 
         SqliteConnection.ClearAllPools();
+        _processLock.Dispose();
     }
 
     internal static void Execute(SqliteConnection connection, SqliteTransaction? transaction, string sql)
@@ -197,6 +206,30 @@ public sealed class NodeDatabase : IDisposable
         }
 
         return current;
+    }
+
+    // A separate file, because SQLite's own POSIX locks on the database must not meet ours.
+    private static FileStream AcquireProcessLock(string path)
+    {
+        string lockPath = path + ".lock";
+        try
+        {
+            return ExclusiveFileLock.TryAcquire(lockPath) ?? throw new DatabaseInUseException(
+                $"The node database '{path}' is in use by another process (it holds '{lockPath}'); one node per database.");
+        }
+        catch (Exception exception) when (exception is (IOException and not DatabaseInUseException) or UnauthorizedAccessException)
+        {
+            // Named by the database and its folder: the lock file is ours, not something the user asked for.
+            string folder = System.IO.Path.GetDirectoryName(path)!;
+            string reason = exception switch
+            {
+                UnauthorizedAccessException => $"permission denied in '{folder}'",
+                FileNotFoundException or DirectoryNotFoundException when !Directory.Exists(folder) => $"the folder '{folder}' does not exist",
+                FileNotFoundException or DirectoryNotFoundException => $"no file can be created in '{folder}'",
+                _ => exception.Message.TrimEnd('.'),
+            };
+            throw new IOException($"Cannot open or create the node database '{path}' ({reason}).", exception);
+        }
     }
 
     // What a user can act on, instead of SQLite's bare error. A file that is not a database is never touched: opening

@@ -56,6 +56,8 @@ public sealed class NodeCommandLineTests : IDisposable
     [InlineData("error: --step-timeout must be seconds in (0, 1000000].", "generate", "--prompt", "hi", "--step-timeout", "0")]
     [InlineData("error: max tokens must be >= 0, got -1", "demo", "--max-tokens", "-1")]
     [InlineData("error: --count must be at least 1.", "ping", "/ip4/127.0.0.1/tcp/1", "--count", "0")]
+    [InlineData("error: --ephemeral uses a fresh identity and keeps no state; it cannot be given with --state.", "node", "--ephemeral", "--state", "x.db")]
+    [InlineData("error: --ephemeral uses a fresh identity and keeps no state; it cannot be given with --identity.", "node", "--ephemeral", "--identity", "x.key")]
     [InlineData("error: --steps must be at least 1.", "bench", "span", "--steps", "0")]
     [InlineData("error: --past must not be negative.", "bench", "span", "--past", "-1")]
     [InlineData("error: --prefill must be at least 1.", "bench", "span", "--prefill", "0")]
@@ -150,7 +152,7 @@ public sealed class NodeCommandLineTests : IDisposable
 
         Assert.Equal(1, code);
         Assert.Equal(
-            $"error: The node database '{database}' is not a SQLite database or is damaged (SQLite Error 26: 'file is not a database'). It was left as it is; move it aside to start with an empty one. (node keeps its DHT state beside the identity file; --ephemeral keeps none)",
+            $"error: The node database '{database}' is not a SQLite database or is damaged (SQLite Error 26: 'file is not a database'). It was left as it is; move it aside to start with an empty one. (node keeps its DHT state beside the identity file; --state puts it elsewhere, --ephemeral keeps none)",
             error.Trim());
         Assert.Equal(garbage, await File.ReadAllBytesAsync(database));
     }

@@ -25,6 +25,55 @@ public sealed class NodeProcessTests
     }
 
     [Fact]
+    public async Task A_second_node_on_the_same_identity_is_refused_and_a_piped_identity_keeps_its_state_under_the_home()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        var home = Directory.CreateTempSubdirectory("p2pswarm-home-").FullName;
+        try
+        {
+            var key = Path.Combine(home, IdentityFile.FileName);
+            const string SharedPeerId = "(another node runs with this identity, and two nodes cannot share a peer id: give this one its own --identity, or --ephemeral)";
+            string peer;
+            await using (var first = await P2PSwarmProcess.StartInAsync(home, "node", "--listen", "/ip4/127.0.0.1/tcp/0"))
+            {
+                peer = (await first.ReadLineAsync(Generous))!.Split("/p2p/")[1];
+
+                // Before, both ran as one peer id on one node.db.
+                await using var second = await P2PSwarmProcess.StartInAsync(home, "node", "--listen", "/ip4/127.0.0.1/tcp/0");
+                var result = await second.WaitAsync(Generous);
+                Assert.True(result.Code == 1, result.ToString());
+                var database = Path.Combine(home, "node.db");
+                Assert.Equal($"error: The node database '{database}' is in use by another process (it holds '{database}.lock'); one node per database. {SharedPeerId}", result.Error.Trim());
+                Assert.Equal(0, await first.InterruptAsync(Generous));
+            }
+
+            // A pipe has no folder to keep state beside (before: "cannot open /dev/fd/node.db"): its DHT state is under
+            // the home folder by peer id, and held there as the key file's is.
+            await using (var piped = await P2PSwarmProcess.StartWithPipedIdentityAsync(home, key, "node", "--listen", "/ip4/127.0.0.1/tcp/0"))
+            {
+                var address = await piped.ReadLineAsync(Generous);
+                Assert.EndsWith("/p2p/" + peer, address, StringComparison.Ordinal);
+                var database = Path.Combine(home, "nodes", peer + ".db");
+                Assert.True(File.Exists(database));
+
+                await using var again = await P2PSwarmProcess.StartWithPipedIdentityAsync(home, key, "node", "--listen", "/ip4/127.0.0.1/tcp/0");
+                var result = await again.WaitAsync(Generous);
+                Assert.True(result.Code == 1, result.ToString());
+                Assert.Equal($"error: The node database '{database}' is in use by another process (it holds '{database}.lock'); one node per database. {SharedPeerId}", result.Error.Trim());
+                Assert.Equal(0, await piped.InterruptAsync(Generous));
+            }
+        }
+        finally
+        {
+            Directory.Delete(home, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Node_with_max_connections_1_turns_a_second_peer_away_until_the_first_leaves()
     {
         await using var node = await P2PSwarmProcess.StartAsync("node", "--listen", "/ip4/127.0.0.1/tcp/0", "--ephemeral", "--max-connections", "1");
@@ -87,14 +136,31 @@ internal sealed class P2PSwarmProcess : IAsyncDisposable
         public override string ToString() => $"exit {Code}\nstdout:\n{Out}\nstderr:\n{Error}";
     }
 
-    public static Task<P2PSwarmProcess> StartAsync(params string[] args)
+    public static Task<P2PSwarmProcess> StartAsync(params string[] args) => StartInAsync(null, args);
+
+    /// <summary>Starts <c>p2pswarm</c> with <c>P2PSWARM_HOME</c> set to <paramref name="home"/> (inherited when null).</summary>
+    public static Task<P2PSwarmProcess> StartInAsync(string? home, params string[] args)
     {
-        var info = new ProcessStartInfo("dotnet")
+        var info = Info(home, "dotnet");
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "p2pswarm.dll"));
+        foreach (var arg in args)
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
+            info.ArgumentList.Add(arg);
+        }
+
+        return Task.FromResult(new P2PSwarmProcess(Process.Start(info)!));
+    }
+
+    /// <summary>
+    /// Starts <c>p2pswarm ARGS --identity &lt;(cat KEYFILE)</c> through bash, as a user piping the key from a secret
+    /// store would: the process sees a /dev/fd path to a pipe.
+    /// </summary>
+    public static Task<P2PSwarmProcess> StartWithPipedIdentityAsync(string? home, string keyFile, params string[] args)
+    {
+        var info = Info(home, "bash");
+        info.Environment["P2PSWARM_TEST_KEY"] = keyFile;
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add("""exec dotnet "$0" "$@" --identity <(cat "$P2PSWARM_TEST_KEY")""");
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "p2pswarm.dll"));
         foreach (var arg in args)
         {
@@ -107,10 +173,16 @@ internal sealed class P2PSwarmProcess : IAsyncDisposable
     public static async Task<Result> RunAsync(TimeSpan timeout, params string[] args)
     {
         await using var process = await StartAsync(args);
-        var output = process._process.StandardOutput.ReadToEndAsync();
-        var error = process._process.StandardError.ReadToEndAsync();
-        await process._process.WaitForExitAsync().WaitAsync(timeout);
-        return new Result(process._process.ExitCode, await output, await error);
+        return await process.WaitAsync(timeout);
+    }
+
+    /// <summary>Reads both outputs to their end and waits for the exit.</summary>
+    public async Task<Result> WaitAsync(TimeSpan timeout)
+    {
+        var output = _process.StandardOutput.ReadToEndAsync();
+        var error = _process.StandardError.ReadToEndAsync();
+        await _process.WaitForExitAsync().WaitAsync(timeout);
+        return new Result(_process.ExitCode, await output, await error);
     }
 
     public async Task<string?> ReadLineAsync(TimeSpan timeout) => await _process.StandardOutput.ReadLineAsync().WaitAsync(timeout);
@@ -125,6 +197,22 @@ internal sealed class P2PSwarmProcess : IAsyncDisposable
 
         await _process.WaitForExitAsync().WaitAsync(timeout);
         return _process.ExitCode;
+    }
+
+    private static ProcessStartInfo Info(string? home, string fileName)
+    {
+        var info = new ProcessStartInfo(fileName)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        if (home is not null)
+        {
+            info.Environment[IdentityFile.HomeVariable] = home;
+        }
+
+        return info;
     }
 
     public ValueTask DisposeAsync()

@@ -72,7 +72,7 @@ public sealed class IdentityFileTests : IDisposable
     }
 
     [Fact]
-    public void A_key_piped_from_a_secret_store_loads_and_an_oversized_one_is_refused()
+    public void A_key_piped_from_a_secret_store_loads_is_told_apart_from_a_key_file_and_an_oversized_one_is_refused()
     {
         // `--identity <(vault read ...)`: a pipe has no length, so the key is read to its end (this threw
         // NotSupportedException from FileStream.Length before). A named pipe behaves as bash's /dev/fd/63 does.
@@ -82,12 +82,22 @@ public sealed class IdentityFileTests : IDisposable
         }
 
         using var key = IdentityKey.Generate();
-        using (var piped = LoadThroughPipe(key.ToPrivateKeyProtobuf()))
+        using (var piped = LoadThroughPipe(key.ToPrivateKeyProtobuf(), out bool pipeIsRegularFile))
         {
             Assert.Equal(key.PeerId, piped.PeerId);
+            Assert.False(pipeIsRegularFile); // `node` keeps no state beside a pipe
         }
 
-        var error = Assert.Throws<InvalidDataException>(() => LoadThroughPipe(new byte[2000]));
+        var file = Path.Combine(_folder, "file.key");
+        using (var created = IdentityFile.LoadOrCreate(file, null, out bool createdIsRegularFile))
+        using (var loaded = IdentityFile.LoadOrCreate(file, null, out bool loadedIsRegularFile))
+        {
+            Assert.Equal(created.PeerId, loaded.PeerId);
+            Assert.True(createdIsRegularFile);
+            Assert.True(loadedIsRegularFile);
+        }
+
+        var error = Assert.Throws<InvalidDataException>(() => LoadThroughPipe(new byte[2000], out _));
         Assert.Contains("is over 1024 bytes", error.Message, StringComparison.Ordinal);
     }
 
@@ -115,7 +125,7 @@ public sealed class IdentityFileTests : IDisposable
         Assert.Equal($"identity file '{path}' can be read or written by other users (mode 644); its private key is this node's identity: chmod 600 '{path}'", Assert.Single(warnings));
     }
 
-    private IdentityKey LoadThroughPipe(byte[] content)
+    private IdentityKey LoadThroughPipe(byte[] content, out bool isRegularFile)
     {
         Directory.CreateDirectory(_folder);
         var fifo = Path.Combine(_folder, "piped.key");
@@ -130,7 +140,7 @@ public sealed class IdentityFileTests : IDisposable
         var writer = Task.Run(() => File.WriteAllBytes(fifo, content));
         try
         {
-            return IdentityFile.Load(fifo);
+            return IdentityFile.LoadOrCreate(fifo, null, out isRegularFile);
         }
         finally
         {

@@ -50,31 +50,33 @@ public sealed class CrashSafetyTests
         }
     }
 
-    private static async Task<long> RunWriterAndKillAsync(string databasePath, int killAfterCommits)
+    [Fact]
+    public async Task A_database_held_by_another_process_is_refused_and_freed_when_that_process_is_killed()
     {
-        string writerDll = Path.Combine(AppContext.BaseDirectory, "P2PSwarm.Node.CrashWriter.dll");
-        Assert.True(File.Exists(writerDll), $"crash writer not built next to the tests: {writerDll}");
-        string testName = typeof(CrashSafetyTests).Assembly.GetName().Name!;
-        var start = new ProcessStartInfo("dotnet")
+        using var temp = new TempDatabase();
+        using (Process writer = StartWriter(temp.Path))
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        // Run with the test assembly's runtime config and dependency graph, which include the writer and SQLite.
-        foreach (string arg in new[]
-        {
-            "exec",
-            "--runtimeconfig", Path.Combine(AppContext.BaseDirectory, testName + ".runtimeconfig.json"),
-            "--depsfile", Path.Combine(AppContext.BaseDirectory, testName + ".deps.json"),
-            writerDll,
-            databasePath,
-        })
-        {
-            start.ArgumentList.Add(arg);
+            try
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+                Assert.Equal("ready", await writer.StandardOutput.ReadLineAsync(timeout.Token));
+                var error = Assert.Throws<DatabaseInUseException>(() => NodeDatabase.Open(temp.Path));
+                Assert.Contains("is in use by another process", error.Message, StringComparison.Ordinal);
+            }
+            finally
+            {
+                writer.Kill(entireProcessTree: true); // SIGKILL: the writer never closes its lock; the kernel releases it.
+                await writer.WaitForExitAsync(CancellationToken.None);
+            }
         }
 
-        using Process writer = Process.Start(start)!;
+        using NodeDatabase database = NodeDatabase.Open(temp.Path);
+        Assert.Equal("ok", database.IntegrityCheck());
+    }
+
+    private static async Task<long> RunWriterAndKillAsync(string databasePath, int killAfterCommits)
+    {
+        using Process writer = StartWriter(databasePath);
         Task<string> errors = writer.StandardError.ReadToEndAsync();
         long lastReported = 0;
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
@@ -115,5 +117,32 @@ public sealed class CrashSafetyTests
         }
 
         return lastReported;
+    }
+
+    private static Process StartWriter(string databasePath)
+    {
+        string writerDll = Path.Combine(AppContext.BaseDirectory, "P2PSwarm.Node.CrashWriter.dll");
+        Assert.True(File.Exists(writerDll), $"crash writer not built next to the tests: {writerDll}");
+        string testName = typeof(CrashSafetyTests).Assembly.GetName().Name!;
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        // Run with the test assembly's runtime config and dependency graph, which include the writer and SQLite.
+        foreach (string arg in new[]
+        {
+            "exec",
+            "--runtimeconfig", Path.Combine(AppContext.BaseDirectory, testName + ".runtimeconfig.json"),
+            "--depsfile", Path.Combine(AppContext.BaseDirectory, testName + ".deps.json"),
+            writerDll,
+            databasePath,
+        })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        return Process.Start(start)!;
     }
 }

@@ -76,7 +76,36 @@ public sealed class NodeDatabaseTests
             $"The node database '{temp.Path}' is not a SQLite database or is damaged (SQLite Error 26: 'file is not a database'). It was left as it is; move it aside to start with an empty one.",
             error.Message);
         Assert.Equal(garbage, File.ReadAllBytes(temp.Path));
-        Assert.Equal([temp.Path], Directory.GetFiles(System.IO.Path.GetDirectoryName(temp.Path)!));
+
+        // No journal beside it: only the (empty) lock file that keeps a second process out.
+        Assert.Equal([temp.Path, temp.Path + ".lock"], Directory.GetFiles(System.IO.Path.GetDirectoryName(temp.Path)!).Order());
+    }
+
+    [Fact]
+    public void A_database_already_open_is_refused_by_a_second_open_until_the_first_is_closed()
+    {
+        // Two `p2pswarm node` runs with the default identity shared one node.db (and one peer id) and nothing noticed.
+        using var temp = new TempDatabase();
+        var first = NodeDatabase.Open(temp.Path);
+        first.Write((c, t) => Execute(c, t, "INSERT INTO provided_keys (key) VALUES (x'01')"));
+
+        var error = Assert.Throws<DatabaseInUseException>(() => NodeDatabase.Open(temp.Path));
+        Assert.Equal($"The node database '{temp.Path}' is in use by another process (it holds '{temp.Path}.lock'); one node per database.", error.Message);
+
+        first.Dispose();
+        using NodeDatabase second = NodeDatabase.Open(temp.Path);
+        Assert.Equal("1", second.Read(c => Scalar(c, "SELECT COUNT(*) FROM provided_keys")));
+    }
+
+    [Fact]
+    public void A_database_in_a_folder_that_cannot_be_written_is_reported_by_its_own_name()
+    {
+        var error = Assert.Throws<IOException>(() => NodeDatabase.Open("/proc/p2pswarm-node.db"));
+        Assert.Equal("Cannot open or create the node database '/proc/p2pswarm-node.db' (no file can be created in '/proc').", error.Message);
+
+        string missing = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "p2pswarm-no-such-folder-" + Guid.NewGuid().ToString("N"), "node.db");
+        error = Assert.Throws<IOException>(() => NodeDatabase.Open(missing));
+        Assert.Equal($"Cannot open or create the node database '{missing}' (the folder '{System.IO.Path.GetDirectoryName(missing)}' does not exist).", error.Message);
     }
 
     [Fact]
