@@ -36,6 +36,7 @@ public sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
     private readonly Pipe _output;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _closing = new();
+    private readonly SocketSender _sender = new();
     private Task _completion = Task.CompletedTask;
     private int _started;
     private int _closed;
@@ -99,6 +100,7 @@ public sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
         Abort();
         await _completion;
         _closing.Dispose();
+        _sender.Dispose();
     }
 
     private async Task RunAsync()
@@ -165,15 +167,7 @@ public sealed class SocketConnection : IDuplexPipe, IAsyncDisposable
             {
                 var result = await reader.ReadAsync(_closing.Token);
                 var buffer = result.Buffer;
-                foreach (var segment in buffer)
-                {
-                    var sent = 0;
-                    while (sent < segment.Length)
-                    {
-                        sent += await _socket.SendAsync(segment[sent..], SocketFlags.None, _closing.Token);
-                    }
-                }
-
+                await _sender.SendAsync(_socket, buffer);
                 reader.AdvanceTo(buffer.End);
                 if (result.IsCompleted || result.IsCanceled)
                 {
