@@ -45,9 +45,7 @@ public sealed class NoiseFrameTests
     [Fact]
     public void A_length_prefix_split_across_segments_is_read()
     {
-        var first = new Segment([0xFF]);
-        var last = first.Append([0xFF]).Append(new byte[65535]);
-        var buffer = new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
+        var buffer = MultiSegment.Of([0xFF], [0xFF], new byte[65535]);
 
         Assert.True(NoiseFrame.TryRead(ref buffer, out var message));
         Assert.Equal(65535, message.Length);
@@ -66,17 +64,5 @@ public sealed class NoiseFrameTests
     public void Writing_a_length_over_65535_is_refused()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => NoiseFrame.WriteLengthPrefix(new byte[2], 65536));
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(byte[] data) => Memory = data;
-
-        public Segment Append(byte[] data)
-        {
-            var next = new Segment(data) { RunningIndex = RunningIndex + Memory.Length };
-            Next = next;
-            return next;
-        }
     }
 }

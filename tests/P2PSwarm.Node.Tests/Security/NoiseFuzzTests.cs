@@ -65,9 +65,7 @@ public sealed class NoiseFuzzTests
     {
         var split = input.Length == 0 ? 0 : input[0] % input.Length;
         var bytes = input.ToArray();
-        var first = new Segment(bytes[..split]);
-        var last = first.Append(bytes[split..]);
-        var buffer = new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
+        var buffer = MultiSegment.Of(bytes[..split], bytes[split..]);
         var offset = 0;
         while (NoiseFrame.TryRead(ref buffer, out var message))
         {
@@ -103,17 +101,5 @@ public sealed class NoiseFuzzTests
         Assert.True(
             report.Failures.Count == 0,
             $"{report.Failures.Count} failures; first on {Convert.ToHexString(first.Input ?? [])}: {first.Error}");
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(byte[] data) => Memory = data;
-
-        public Segment Append(byte[] data)
-        {
-            var next = new Segment(data) { RunningIndex = RunningIndex + Memory.Length };
-            Next = next;
-            return next;
-        }
     }
 }

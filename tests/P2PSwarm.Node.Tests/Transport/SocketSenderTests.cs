@@ -24,7 +24,7 @@ public sealed class SocketSenderTests
             var reading = ReadExactlyAsync(receiver, expected.Length + 5000, chunk: 4096);
 
             using var send = new SocketSender();
-            await send.SendAsync(sender, Sequence(parts)).AsTask().WaitAsync(Generous);
+            await send.SendAsync(sender, MultiSegment.Of(parts)).AsTask().WaitAsync(Generous);
             await send.SendAsync(sender, new ReadOnlySequence<byte>(Pattern(5000, seed: 99))).AsTask().WaitAsync(Generous);
 
             var received = await reading.WaitAsync(Generous);
@@ -43,7 +43,7 @@ public sealed class SocketSenderTests
             receiver.Dispose(); // RST
 
             using var send = new SocketSender();
-            var block = Sequence([Pattern(64 * 1024, 1), Pattern(64 * 1024, 2)]);
+            var block = MultiSegment.Of(Pattern(64 * 1024, 1), Pattern(64 * 1024, 2));
             var error = await Assert.ThrowsAsync<SocketException>(async () =>
             {
                 // The first send may still be taken by the kernel before the RST is seen; the ones after are not.
@@ -61,18 +61,6 @@ public sealed class SocketSenderTests
         var bytes = new byte[length];
         new Random(seed).NextBytes(bytes);
         return bytes;
-    }
-
-    private static ReadOnlySequence<byte> Sequence(byte[][] parts)
-    {
-        var first = new Segment(parts[0]);
-        var last = first;
-        foreach (var part in parts.Skip(1))
-        {
-            last = last.Append(part);
-        }
-
-        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
     }
 
     private static async Task<byte[]> ReadExactlyAsync(Socket socket, int length, int chunk)
@@ -99,17 +87,5 @@ public sealed class SocketSenderTests
         var receiver = await listener.AcceptAsync();
         receiver.ReceiveBufferSize = sendBuffer;
         return (sender, receiver);
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(byte[] data) => Memory = data;
-
-        public Segment Append(byte[] data)
-        {
-            var next = new Segment(data) { RunningIndex = RunningIndex + Memory.Length };
-            Next = next;
-            return next;
-        }
     }
 }
