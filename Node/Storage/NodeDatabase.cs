@@ -61,6 +61,12 @@ public sealed class NodeDatabase : IDisposable
             DefaultTimeout = timeoutSeconds,
         }.ToString();
 
+        if (Directory.Exists(full))
+        {
+            // Before the lock, which would otherwise go beside the folder.
+            throw new IOException($"The node database '{full}' is a folder; name a file, for example '{System.IO.Path.Combine(full, "node.db")}'.");
+        }
+
         FileStream processLock = AcquireProcessLock(full);
         var writer = new SqliteConnection(writeConnectionString);
         try

@@ -109,6 +109,19 @@ public sealed class NodeDatabaseTests
     }
 
     [Fact]
+    public void A_folder_named_as_the_database_is_refused_and_nothing_is_made_beside_it()
+    {
+        using var temp = new TempDatabase();
+        string folder = System.IO.Path.GetDirectoryName(temp.Path)!;
+
+        var error = Assert.Throws<IOException>(() => NodeDatabase.Open(folder));
+
+        Assert.Equal($"The node database '{folder}' is a folder; name a file, for example '{temp.Path}'.", error.Message);
+        Assert.False(File.Exists(folder + ".lock"));
+        Assert.Empty(Directory.GetFileSystemEntries(folder));
+    }
+
+    [Fact]
     public void A_failed_write_rolls_back_and_a_reader_sees_only_committed_rows()
     {
         using var temp = new TempDatabase();
