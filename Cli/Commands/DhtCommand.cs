@@ -24,7 +24,7 @@ internal static class DhtCommand
         var command = new Command("dht", "Use the p2pswarm DHT (/p2pswarm/kad/1.0.0) through a short-lived node.");
         command.Subcommands.Add(Operation(console, "provide", "Announce this (short-lived) node as a provider of KEY: a CID, or any string standing for CIDv1(raw, sha2-256) of its UTF-8 bytes.", hasValue: false, RunProvideAsync));
         command.Subcommands.Add(Operation(console, "providers", "List providers of KEY (a CID, or a string as for provide).", hasValue: false, RunProvidersAsync));
-        command.Subcommands.Add(Operation(console, "put", "Sign VALUE as the record KEY (/p2pswarm/<name>, or /p2pswarm/<our peer id>/<name>) and store it on the closest peers. Default identity: the persistent key file.", hasValue: true, RunPutAsync));
+        command.Subcommands.Add(Operation(console, "put", "Sign VALUE as the record KEY (/p2pswarm/<name>, or /p2pswarm/<our peer id>/<name>) and store it on the closest peers. Default identity: the persistent key file; it only signs (the short-lived node connects with a fresh key), so this works beside a running `p2pswarm node` of that identity, through it too.", hasValue: true, RunPutAsync));
         command.Subcommands.Add(Operation(console, "get", "Fetch the record KEY (/p2pswarm/<peer id>/<name>), check its signature and print its payload.", hasValue: true, RunGetAsync, valueIsKeyOnly: true));
         command.Subcommands.Add(Operation(console, "peers", "Bootstrap and print the routing table (peer id and addresses).", hasValue: false, RunPeersAsync, noKey: true));
         return command;
@@ -66,24 +66,28 @@ internal static class DhtCommand
                 return Fail(console, "no way into the swarm: give --initial-peers MULTIADDR... or --lan");
             }
 
-            string? identityPath = parse.GetValue(identity) ?? (name == "put" ? IdentityFile.DefaultPath : null);
             using var loggerFactory = NodeOptions.CreateLoggerFactory(console, parse.GetValue(logLevel));
             IdentityKey identityKey;
             try
             {
-                identityKey = NodeOptions.LoadIdentity(console, identityPath);
+                identityKey = NodeOptions.LoadIdentity(console, parse.GetValue(identity) ?? (name == "put" ? IdentityFile.DefaultPath : null));
             }
             catch (Exception e) when (NodeOptions.IsIdentityFailure(e))
             {
                 return Fail(console, e.Message);
             }
 
+            // put signs with the identity but connects with a fresh key: a node running elsewhere with that identity
+            // (the usual case for the persistent one) is then a peer like any other, not "this host", and can be the
+            // way in. The other operations act as the identity itself (provide announces the connecting peer).
             using (identityKey)
+            using (var transportKey = name == "put" ? IdentityKey.Generate() : null)
             {
+                var runAs = transportKey ?? identityKey;
                 DhtSession session;
                 try
                 {
-                    session = await DhtSession.StartAsync(identityKey, new DhtSessionSettings(addresses, peers, DhtMode.Client, parse.GetValue(lan), null), loggerFactory, cancellationToken);
+                    session = await DhtSession.StartAsync(runAs, new DhtSessionSettings(addresses, peers, DhtMode.Client, parse.GetValue(lan), null), loggerFactory, cancellationToken);
                 }
                 catch (Exception e) when (e is SocketException or ArgumentException)
                 {
@@ -98,7 +102,7 @@ internal static class DhtCommand
                         return Fail(console, DhtOptions.NoDhtServer);
                     }
 
-                    var run = new Run(console, session.Dht, parse.GetValue(json), noKey ? "" : parse.GetValue(key)!, hasValue && !valueIsKeyOnly ? parse.GetValue(value) : null);
+                    var run = new Run(console, session.Dht, identityKey, parse.GetValue(json), noKey ? "" : parse.GetValue(key)!, hasValue && !valueIsKeyOnly ? parse.GetValue(value) : null);
                     try
                     {
                         return await operation(run, cancellationToken);
@@ -140,12 +144,12 @@ internal static class DhtCommand
 
     private static async Task<int> RunPutAsync(Run run, CancellationToken cancellationToken)
     {
-        if (!TryRecordName(run.Key, run.Dht.PeerId, out string? name, out string? error))
+        if (!TryRecordName(run.Key, run.Identity.PeerId, out string? name, out string? error))
         {
             return Fail(run.Console, error!);
         }
 
-        (byte[] key, PublishResult result) = await run.Dht.PublishRecordAsync(name!, Encoding.UTF8.GetBytes(run.Value!), s_recordLifetime, cancellationToken);
+        (byte[] key, PublishResult result) = await run.Dht.PublishRecordAsync(run.Identity, name!, Encoding.UTF8.GetBytes(run.Value!), s_recordLifetime, cancellationToken);
         string keyText = Encoding.UTF8.GetString(key);
         run.Print(
             $"put {keyText} on {result.Accepted} of {result.ClosestPeers} closest peers",
@@ -244,7 +248,8 @@ internal static class DhtCommand
         return 1;
     }
 
-    private sealed record Run(CliConsole Console, DhtService Dht, bool Json, string Key, string? Value)
+    /// <summary>One operation's inputs; <c>Identity</c> signs put's records, and is the node's own for the other operations.</summary>
+    private sealed record Run(CliConsole Console, DhtService Dht, IdentityKey Identity, bool Json, string Key, string? Value)
     {
         public void Print(string text, object json) => Console.Out.WriteLine(Json ? JsonSerializer.Serialize(json) : text);
     }

@@ -214,10 +214,20 @@ public sealed partial class DhtService : IKadRpc, IAsyncDisposable
     }
 
     /// <summary>Signs <paramref name="payload"/> as the record <c>/p2pswarm/&lt;our id&gt;/<paramref name="name"/></c> and puts it.</summary>
-    public async Task<(byte[] Key, PublishResult Result)> PublishRecordAsync(string name, ReadOnlyMemory<byte> payload, TimeSpan lifetime, CancellationToken cancellationToken)
+    public Task<(byte[] Key, PublishResult Result)> PublishRecordAsync(string name, ReadOnlyMemory<byte> payload, TimeSpan lifetime, CancellationToken cancellationToken) =>
+        PublishRecordAsync(_host.Options.Identity, name, payload, lifetime, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="PublishRecordAsync(string, ReadOnlyMemory{byte}, TimeSpan, CancellationToken)"/>, signed by and
+    /// named after <paramref name="publisher"/> instead of this host. A record is checked by its signature, not by who
+    /// delivers it, so a short-lived client with a key of its own can publish for a node that is running elsewhere
+    /// with <paramref name="publisher"/> (and could not dial a host with its own peer id).
+    /// </summary>
+    public async Task<(byte[] Key, PublishResult Result)> PublishRecordAsync(IdentityKey publisher, string name, ReadOnlyMemory<byte> payload, TimeSpan lifetime, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(publisher);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(lifetime, TimeSpan.Zero);
-        byte[] key = P2PSwarmRecordValidator.KeyFor(_host.PeerId, name);
+        byte[] key = P2PSwarmRecordValidator.KeyFor(publisher.PeerId, name);
         DateTimeOffset now = _time.GetUtcNow();
         // Milliseconds since the epoch only grow, also across restarts; a stored copy with a higher number still wins.
         ulong sequence = (ulong)now.ToUnixTimeMilliseconds();
@@ -226,7 +236,7 @@ public sealed partial class DhtService : IKadRpc, IAsyncDisposable
             sequence = old.Sequence + 1;
         }
 
-        byte[] value = SignedRecord.Create(_host.Options.Identity, key, sequence, now + lifetime, payload.Span).Encode();
+        byte[] value = SignedRecord.Create(publisher, key, sequence, now + lifetime, payload.Span).Encode();
         return (key, await PutValueAsync(key, value, cancellationToken));
     }
 

@@ -86,6 +86,34 @@ public sealed class DhtCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Put_signs_for_a_node_running_with_the_same_identity_and_enters_the_dht_through_that_node()
+    {
+        // `p2pswarm node` runs on the persistent identity and `dht put` signs with it: the put's node connected as that
+        // identity too, found its only initial peer to be "this host", and failed with "no DHT server reachable".
+        string identity = Path.Combine(_folder, "running.key");
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        await using (var file = new FileStream(identity, options))
+        {
+            await file.WriteAsync(_swarm[0].Key.ToPrivateKeyProtobuf());
+        }
+
+        var (code, output, error) = await RunAsync("dht", "put", "/p2pswarm/greeting", "from beside the node", "--identity", identity, "--initial-peers", Peer(0), "--json");
+        Assert.True(code == 0, error);
+        using var put = JsonDocument.Parse(output);
+        string key = put.RootElement.GetProperty("key").GetString()!;
+        Assert.Equal($"/p2pswarm/{_swarm[0].Host.PeerId}/greeting", key);
+
+        (code, output, error) = await RunAsync("dht", "get", key, "--initial-peers", Peer(2));
+        Assert.True(code == 0, error);
+        Assert.Equal("from beside the node", output.Trim());
+    }
+
+    [Fact]
     public async Task Peers_lists_the_routing_table_and_no_bootstrap_is_an_error()
     {
         var (code, output, error) = await RunAsync("dht", "peers", "--initial-peers", Peer(0), "--json");
