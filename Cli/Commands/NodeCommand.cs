@@ -38,23 +38,21 @@ internal static class NodeCommand
                 return 1;
             }
 
-            if (parse.GetValue(maxConnections) < 1)
+            var isEphemeral = parse.GetValue(ephemeral);
+            var statePath = parse.GetValue(state);
+            const string EphemeralWith = "--ephemeral uses a fresh identity and keeps no state; it cannot be given with ";
+            if (NodeOptions.ReportFirstFailure(
+                console,
+                (parse.GetValue(maxConnections) < 1, "--max-connections must be at least 1."),
+                (isEphemeral && statePath is not null, EphemeralWith + "--state."),
+                (isEphemeral && parse.GetValue(identity) is not null, EphemeralWith + "--identity.")))
             {
-                await console.Error.WriteLineAsync("error: --max-connections must be at least 1.");
                 return 1;
             }
 
             if (!DhtOptions.TryParseInitialPeers(parse.GetValue(initialPeers) ?? [], out var bootstrap, out error))
             {
                 await console.Error.WriteLineAsync($"error: {error}");
-                return 1;
-            }
-
-            var isEphemeral = parse.GetValue(ephemeral);
-            var statePath = parse.GetValue(state);
-            if (isEphemeral && (statePath is not null || parse.GetValue(identity) is not null))
-            {
-                await console.Error.WriteLineAsync($"error: --ephemeral uses a fresh identity and keeps no state; it cannot be given with {(statePath is not null ? "--state" : "--identity")}.");
                 return 1;
             }
 

@@ -48,14 +48,7 @@ internal sealed class NodeState
         }
 
         string nodes = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(IdentityFile.DefaultPath)!, "nodes");
-        if (OperatingSystem.IsWindows())
-        {
-            Directory.CreateDirectory(nodes);
-        }
-        else
-        {
-            Directory.CreateDirectory(nodes, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
+        IdentityFile.CreateOwnerOnlyFolder(nodes);
 
         return new NodeState(System.IO.Path.Combine(nodes, peer + ".db"), Source.ByPeerId);
     }

@@ -1,3 +1,5 @@
+using P2PSwarm.Node.Storage;
+
 namespace P2PSwarm.Node.Identity;
 
 /// <summary>
@@ -100,32 +102,44 @@ public static class IdentityFile
         return Load(path, warn, out isRegularFile);
     }
 
-    private static FileStream AcquireCreatorLock(string path)
+    /// <summary>
+    /// Creates <paramref name="path"/> (and its missing parents) readable only by its owner, as the key file's folder is:
+    /// for anything kept beside the identity.
+    /// </summary>
+    public static void CreateOwnerOnlyFolder(string path)
     {
-        var directory = Path.GetDirectoryName(path)!;
         if (OperatingSystem.IsWindows())
         {
-            Directory.CreateDirectory(directory);
+            Directory.CreateDirectory(path);
         }
         else
         {
-            Directory.CreateDirectory(directory, OwnerOnlyDirectory);
+            Directory.CreateDirectory(path, OwnerOnlyDirectory);
         }
+    }
 
+    private static FileStream AcquireCreatorLock(string path)
+    {
+        var directory = Path.GetDirectoryName(path)!;
+        CreateOwnerOnlyFolder(directory);
+
+        // Excludes other threads and processes alike. The lock file goes away on close; the key file is always
+        // re-checked after the lock is taken.
         var lockPath = Path.Combine(directory, $".{Path.GetFileName(path)}.lock");
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (true)
         {
-            try
+            if (ExclusiveFileLock.TryAcquire(lockPath) is { } held)
             {
-                // FileShare.None is an exclusive flock on Unix: it excludes other threads and processes alike. The lock
-                // file goes away on close; the key file is always re-checked after the lock is taken.
-                return new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
+                return held;
             }
-            catch (IOException) when (DateTime.UtcNow < deadline)
+
+            if (DateTime.UtcNow >= deadline)
             {
-                Thread.Sleep(10);
+                throw new IOException($"Another process has been creating the identity '{path}' for 30 s (it holds '{lockPath}').");
             }
+
+            Thread.Sleep(10);
         }
     }
 

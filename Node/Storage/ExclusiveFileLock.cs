@@ -1,16 +1,17 @@
 namespace P2PSwarm.Node.Storage;
 
 /// <summary>
-/// An exclusive lock on a file, held while the returned handle is open: an <c>flock</c> on Unix, a sharing lock on
-/// Windows. It excludes other processes and other handles in this one alike, and the kernel releases it when the
-/// process ends in any way, so a killed node never leaves anything locked.
+/// An exclusive lock file, held while the returned handle is open: an <c>flock</c> on Unix, a sharing lock on Windows.
+/// It excludes other processes and other handles in this one alike, and the kernel releases it when the process ends
+/// in any way, so a killed node never leaves anything locked.
 /// </summary>
 internal static class ExclusiveFileLock
 {
     /// <summary>
     /// Takes the lock on <paramref name="path"/>, creating the (empty) file if missing; null when another handle holds it.
-    /// The file stays in place after the handle is closed: deleting it on close would let a process that had just opened
-    /// it lock a file nobody else can see any more.
+    /// The file is deleted when the handle is closed. .NET makes that safe on Unix: with OpenOrCreate, FileShare.None and
+    /// DeleteOnClose, a process that takes the lock after the file was deleted or replaced under it opens the file at the
+    /// path again, so no two holders ever lock two different files.
     /// </summary>
     /// <exception cref="IOException">The file cannot be opened or created.</exception>
     /// <exception cref="UnauthorizedAccessException">Permission to open or create it is denied.</exception>
@@ -19,7 +20,7 @@ internal static class ExclusiveFileLock
         ArgumentException.ThrowIfNullOrEmpty(path);
         try
         {
-            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, bufferSize: 1);
+            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, bufferSize: 1, FileOptions.DeleteOnClose);
         }
         catch (IOException exception) when (IsLockedElsewhere(exception))
         {

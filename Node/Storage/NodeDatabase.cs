@@ -218,12 +218,12 @@ public sealed class NodeDatabase : IDisposable
     private static FileStream AcquireProcessLock(string path)
     {
         string lockPath = path + ".lock";
+        FileStream? held;
         try
         {
-            return ExclusiveFileLock.TryAcquire(lockPath) ?? throw new DatabaseInUseException(
-                $"The node database '{path}' is in use by another process (it holds '{lockPath}'); one node per database.");
+            held = ExclusiveFileLock.TryAcquire(lockPath);
         }
-        catch (Exception exception) when (exception is (IOException and not DatabaseInUseException) or UnauthorizedAccessException)
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
         {
             // Named by the database and its folder: the lock file is ours, not something the user asked for.
             string folder = System.IO.Path.GetDirectoryName(path)!;
@@ -236,6 +236,9 @@ public sealed class NodeDatabase : IDisposable
             };
             throw new IOException($"Cannot open or create the node database '{path}' ({reason}).", exception);
         }
+
+        return held ?? throw new DatabaseInUseException(
+            $"The node database '{path}' is in use by another process (it holds '{lockPath}'); one node per database.");
     }
 
     // What a user can act on, instead of SQLite's bare error. A file that is not a database is never touched: opening

@@ -76,9 +76,7 @@ public sealed class NodeDatabaseTests
             $"The node database '{temp.Path}' is not a SQLite database or is damaged (SQLite Error 26: 'file is not a database'). It was left as it is; move it aside to start with an empty one.",
             error.Message);
         Assert.Equal(garbage, File.ReadAllBytes(temp.Path));
-
-        // No journal beside it: only the (empty) lock file that keeps a second process out.
-        Assert.Equal([temp.Path, temp.Path + ".lock"], Directory.GetFiles(System.IO.Path.GetDirectoryName(temp.Path)!).Order());
+        Assert.Equal([temp.Path], Directory.GetFiles(System.IO.Path.GetDirectoryName(temp.Path)!));
     }
 
     [Fact]
@@ -93,6 +91,7 @@ public sealed class NodeDatabaseTests
         Assert.Equal($"The node database '{temp.Path}' is in use by another process (it holds '{temp.Path}.lock'); one node per database.", error.Message);
 
         first.Dispose();
+        Assert.False(File.Exists(temp.Path + ".lock")); // released and gone with its holder
         using NodeDatabase second = NodeDatabase.Open(temp.Path);
         Assert.Equal("1", second.Read(c => Scalar(c, "SELECT COUNT(*) FROM provided_keys")));
     }
@@ -100,6 +99,11 @@ public sealed class NodeDatabaseTests
     [Fact]
     public void A_database_in_a_folder_that_cannot_be_written_is_reported_by_its_own_name()
     {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // /proc, which accepts no new files, is Linux's.
+        }
+
         var error = Assert.Throws<IOException>(() => NodeDatabase.Open("/proc/p2pswarm-node.db"));
         Assert.Equal("Cannot open or create the node database '/proc/p2pswarm-node.db' (no file can be created in '/proc').", error.Message);
 

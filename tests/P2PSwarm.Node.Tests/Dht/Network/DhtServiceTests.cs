@@ -159,7 +159,7 @@ public sealed class DhtServiceTests
         }
         finally
         {
-            foreach (string file in new[] { path, path + "-wal", path + "-shm", path + ".lock" })
+            foreach (string file in new[] { path, path + "-wal", path + "-shm" })
             {
                 File.Delete(file);
             }
