@@ -207,6 +207,8 @@ internal sealed class P2PSwarmProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        // Tests end it with SIGKILL: without the diagnostics server the runtime leaves no pipes behind in /tmp.
+        info.Environment["DOTNET_EnableDiagnostics"] = "0";
         if (home is not null)
         {
             info.Environment[IdentityFile.HomeVariable] = home;

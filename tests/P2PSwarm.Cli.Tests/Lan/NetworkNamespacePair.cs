@@ -88,6 +88,8 @@ internal sealed class NetworkNamespacePair : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        // Tests end it with SIGKILL: without the diagnostics server the runtime leaves no pipes behind in /tmp.
+        start.Environment["DOTNET_EnableDiagnostics"] = "0";
         foreach (string argument in (string[])["netns", "exec", ns, fileName, .. arguments])
         {
             start.ArgumentList.Add(argument);

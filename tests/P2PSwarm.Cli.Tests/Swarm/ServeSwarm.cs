@@ -110,6 +110,8 @@ internal sealed class ServeSwarm : IDisposable
         }
 
         start.Environment["P2PSWARM_HOME"] = Root;
+        // Tests end it with SIGKILL: without the diagnostics server the runtime leaves no pipes behind in /tmp.
+        start.Environment["DOTNET_EnableDiagnostics"] = "0";
         return start;
     }
 }

@@ -310,6 +310,8 @@ public sealed class SwarmProcessTests : IAsyncLifetime
         }
 
         start.Environment["P2PSWARM_HOME"] = _root;
+        // Tests end it with SIGKILL: without the diagnostics server the runtime leaves no pipes behind in /tmp.
+        start.Environment["DOTNET_EnableDiagnostics"] = "0";
         return Process.Start(start)!;
     }
 

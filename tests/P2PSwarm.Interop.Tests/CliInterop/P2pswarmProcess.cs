@@ -31,6 +31,8 @@ internal sealed class P2pswarmProcess : IAsyncDisposable
             UseShellExecute = false,
         };
         start.Environment["P2PSWARM_HOME"] = home;
+        // Tests end it with SIGKILL: without the diagnostics server the runtime leaves no pipes behind in /tmp.
+        start.Environment["DOTNET_EnableDiagnostics"] = "0";
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "p2pswarm.dll"));
         foreach (var argument in arguments)
         {

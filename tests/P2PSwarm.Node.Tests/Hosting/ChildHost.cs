@@ -40,6 +40,8 @@ internal sealed class ChildHost : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        // Tests end it with SIGKILL: without the diagnostics server the runtime leaves no pipes behind in /tmp.
+        start.Environment["DOTNET_EnableDiagnostics"] = "0";
         // Soft and hard: the .NET runtime raises the soft limit to the hard one at startup.
         foreach (var arg in new[]
         {

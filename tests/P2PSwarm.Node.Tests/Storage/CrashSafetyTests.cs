@@ -130,6 +130,8 @@ public sealed class CrashSafetyTests
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        // Tests end it with SIGKILL: without the diagnostics server the runtime leaves no pipes behind in /tmp.
+        start.Environment["DOTNET_EnableDiagnostics"] = "0";
         // Run with the test assembly's runtime config and dependency graph, which include the writer and SQLite.
         foreach (string arg in new[]
         {
