@@ -2,7 +2,7 @@
 // --p2pswarm, for p2pswarm <-> p2pswarm (bench/interop/LoopbackBench, a .NET program on the Host API),
 // the two mixed pairs, and the floor pair (Noise frames over TCP with no libp2p: the bound for any stack).
 //
-//   node bench/interop/bench.js [--pings 200] [--warmup 20] [--mib 256] [--rounds 3] [--p2pswarm "dotnet LoopbackBench.dll"]
+//   node bench/interop/bench.js [--pings 200] [--warmup 20] [--mib 1024] [--rounds 15] [--p2pswarm "dotnet LoopbackBench.dll"]
 //                               [--fresh-dialer]
 //
 // Each implementation has one long-lived dialer process, warmed up once per listener (16 MiB stream); with
@@ -13,6 +13,10 @@
 // carrying --mib MiB from dialer to listener, timed until the listener's byte count arrives. Listener and
 // dialer are separate processes. The pairs are measured in interleaved rounds so that a change in machine
 // load hits all of them alike; RTT percentiles pool every round's samples, throughput is the median round.
+// 15 rounds by default (about 3 minutes): js <-> js streamed 305-590 MiB/s in most rounds and 600-850 in 20 of 90
+// (six runs on 2026-11-24), in bursts of up to 7 of a run's 15; the median of 5 rounds followed a burst in 3 of 16
+// runs earlier that day (js median 659-766 MiB/s). docs/benchmarks.md has the numbers.
+// A 1 GiB stream lasts 0.5-3.5 s, long enough to time at every pair's speed.
 // CPU per MiB: the CPU time (utime + stime, /proc/<pid>/stat) the dialer and listener processes spent during a
 // measurement (its pings, and on a dialer's first visit to a listener its warm-up, included) over the MiB streamed,
 // median round. Both pairs are CPU-bound on a small machine, so this is what throughput tends to when the machine is
@@ -29,8 +33,8 @@ const { values: args } = parseArgs({
   options: {
     pings: { type: 'string', default: '200' },
     warmup: { type: 'string', default: '20' },
-    mib: { type: 'string', default: '256' },
-    rounds: { type: 'string', default: '3' },
+    mib: { type: 'string', default: '1024' },
+    rounds: { type: 'string', default: '15' },
     p2pswarm: { type: 'string' },
     'fresh-dialer': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false }
