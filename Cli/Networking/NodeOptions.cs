@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using P2PSwarm.Node.Hosting;
 using P2PSwarm.Node.Identity;
@@ -49,6 +50,33 @@ internal static class NodeOptions
     /// <summary>The key at <paramref name="path"/> (created if missing), and whether it is kept in a regular file rather than read from a pipe.</summary>
     public static IdentityKey LoadIdentity(CliConsole console, string path, out bool isRegularFile) =>
         IdentityFile.LoadOrCreate(path, warning => console.Error.WriteLine($"warning: {warning}"), out isRegularFile);
+
+    /// <summary>
+    /// Claims <paramref name="peer"/> for this node on this machine (<see cref="PeerIdClaim"/>). False, after one error line
+    /// ending in <paramref name="hint"/>, when another process runs as it. A claim that cannot be made at all (no Unix
+    /// sockets, no temporary folder) is a warning: the node runs unchecked rather than not at all.
+    /// </summary>
+    public static bool TryClaimPeerId(CliConsole console, PeerId peer, string hint, out PeerIdClaim? claim)
+    {
+        try
+        {
+            claim = PeerIdClaim.TryClaim(peer);
+        }
+        catch (Exception e) when (e is SocketException or IOException or UnauthorizedAccessException)
+        {
+            console.Error.WriteLine($"warning: cannot check that no other node on this machine runs as {peer}: {e.Message}");
+            claim = null;
+            return true;
+        }
+
+        if (claim is null)
+        {
+            console.Error.WriteLine($"error: another p2pswarm node on this machine runs as {peer} {hint}");
+            return false;
+        }
+
+        return true;
+    }
 
     /// <summary>
     /// What <see cref="LoadIdentity(CliConsole, string?)"/> throws for a key file the user can fix (damaged, unreadable, a folder, no user

@@ -53,11 +53,15 @@ internal sealed class NodeState
         return new NodeState(System.IO.Path.Combine(nodes, peer + ".db"), Source.ByPeerId);
     }
 
+    /// <summary>What the user can do when another node runs with this node's identity, in parentheses.</summary>
+    public const string SharedPeerIdHint = "(two nodes cannot share a peer id: give this one its own --identity, or --ephemeral)";
+
     /// <summary>What the user can do about a state file that failed to open (<paramref name="inUse"/>: held by another node), in parentheses.</summary>
     public string Hint(bool inUse) => (_source, inUse) switch
     {
         (Source.Named, true) => "(another node runs with this --state; give each node its own)",
-        (_, true) => "(another node runs with this identity, and two nodes cannot share a peer id: give this one its own --identity, or --ephemeral)",
+        (Source.BesideIdentity, true) => "(another node keeps its state beside its key file in this folder: give this one --state, or its key a folder of its own)",
+        (_, true) => SharedPeerIdHint,
         (Source.BesideIdentity, false) => "(node keeps its DHT state beside the identity file; --state puts it elsewhere, --ephemeral keeps none)",
         (Source.ByPeerId, false) => "(node keeps the DHT state of an identity read from a pipe under P2PSWARM_HOME/nodes; --state puts it elsewhere)",
         _ => "(--state names the node's DHT state file)",

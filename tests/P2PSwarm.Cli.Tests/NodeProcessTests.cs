@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using P2PSwarm.Inference.Checkpoints;
 using P2PSwarm.Node.Identity;
 
 namespace P2PSwarm.Cli.Tests;
@@ -36,7 +37,6 @@ public sealed class NodeProcessTests
         try
         {
             var key = Path.Combine(home, IdentityFile.FileName);
-            const string SharedPeerId = "(another node runs with this identity, and two nodes cannot share a peer id: give this one its own --identity, or --ephemeral)";
             string peer;
             await using (var first = await P2PSwarmProcess.StartInAsync(home, "node", "--listen", "/ip4/127.0.0.1/tcp/0"))
             {
@@ -46,8 +46,7 @@ public sealed class NodeProcessTests
                 await using var second = await P2PSwarmProcess.StartInAsync(home, "node", "--listen", "/ip4/127.0.0.1/tcp/0");
                 var result = await second.WaitAsync(Generous);
                 Assert.True(result.Code == 1, result.ToString());
-                var database = Path.Combine(home, "node.db");
-                Assert.Equal($"error: The node database '{database}' is in use by another process (it holds '{database}.lock'); one node per database. {SharedPeerId}", result.Error.Trim());
+                Assert.Equal(SharedPeerId(peer), result.Error.Trim());
                 Assert.Equal(0, await first.InterruptAsync(Generous));
             }
 
@@ -63,13 +62,72 @@ public sealed class NodeProcessTests
                 await using var again = await P2PSwarmProcess.StartWithPipedIdentityAsync(home, key, "node", "--listen", "/ip4/127.0.0.1/tcp/0");
                 var result = await again.WaitAsync(Generous);
                 Assert.True(result.Code == 1, result.ToString());
-                Assert.Equal($"error: The node database '{database}' is in use by another process (it holds '{database}.lock'); one node per database. {SharedPeerId}", result.Error.Trim());
+                Assert.Equal(SharedPeerId(peer), result.Error.Trim());
                 Assert.Equal(0, await piped.InterruptAsync(Generous));
             }
         }
         finally
         {
             Directory.Delete(home, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_copy_of_the_key_in_another_folder_is_refused_while_its_node_runs_and_free_once_that_node_is_SIGKILLed()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        var root = Directory.CreateTempSubdirectory("p2pswarm-claim-").FullName;
+        try
+        {
+            var original = Path.Combine(root, "a", IdentityFile.FileName);
+            var copy = Path.Combine(root, "b", IdentityFile.FileName);
+            string peer;
+            using (var key = IdentityFile.LoadOrCreate(original))
+            {
+                peer = key.PeerId.ToString();
+            }
+
+            Directory.CreateDirectory(Path.GetDirectoryName(copy)!);
+            File.Copy(original, copy);
+            var model = Path.Combine(root, "tiny");
+            CheckpointFactory.Create(model, CheckpointPreset.Tiny, seed: 3);
+
+            await using (var first = await P2PSwarmProcess.StartAsync("node", "--identity", original, "--listen", "/ip4/127.0.0.1/tcp/0"))
+            {
+                Assert.EndsWith("/p2p/" + peer, await first.ReadLineAsync(Generous), StringComparison.Ordinal);
+
+                // Before, the copy ran as a second node with the same peer id: its state file is in its own folder.
+                var twin = await P2PSwarmProcess.RunAsync(Generous, "node", "--identity", copy, "--listen", "/ip4/127.0.0.1/tcp/0");
+                Assert.True(twin.Code == 1, twin.ToString());
+                Assert.Equal(SharedPeerId(peer), twin.Error.Trim());
+
+                var server = await P2PSwarmProcess.RunAsync(Generous, "serve", "--model", model, "--blocks", "0-1", "--identity", copy, "--listen", "/ip4/127.0.0.1/tcp/0");
+                Assert.True(server.Code == 1, server.ToString());
+                Assert.Equal($"error: another p2pswarm node on this machine runs as {peer} (two nodes cannot share a peer id: give this server its own --identity, or none for a fresh one)", server.Error.Trim());
+
+                // Another identity in the first node's folder is another peer; what it would share is the state file.
+                var neighbour = await P2PSwarmProcess.RunAsync(Generous, "node", "--identity", Path.Combine(root, "a", "other.key"), "--listen", "/ip4/127.0.0.1/tcp/0");
+                Assert.True(neighbour.Code == 1, neighbour.ToString());
+                var database = Path.Combine(root, "a", "node.db");
+                Assert.Equal(
+                    $"error: The node database '{database}' is in use by another process (it holds '{database}.lock'); one node per database. (another node keeps its state beside its key file in this folder: give this one --state, or its key a folder of its own)",
+                    neighbour.Error.Trim());
+
+                // No chance to give the claim up: the kernel drops it with the process.
+                await first.KillAsync(Generous);
+            }
+
+            await using var second = await P2PSwarmProcess.StartAsync("node", "--identity", copy, "--listen", "/ip4/127.0.0.1/tcp/0");
+            Assert.EndsWith("/p2p/" + peer, await second.ReadLineAsync(Generous), StringComparison.Ordinal);
+            Assert.Equal(0, await second.InterruptAsync(Generous));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
         }
     }
 
@@ -119,6 +177,9 @@ public sealed class NodeProcessTests
         Assert.NotEqual(0, refused.Code);
         Assert.Contains("refused", refused.Error);
     }
+
+    private static string SharedPeerId(string peer) =>
+        $"error: another p2pswarm node on this machine runs as {peer} (two nodes cannot share a peer id: give this one its own --identity, or --ephemeral)";
 }
 
 /// <summary>A <c>p2pswarm</c> child process started with <c>dotnet p2pswarm.dll</c> from the test's output folder.</summary>
@@ -186,6 +247,13 @@ internal sealed class P2PSwarmProcess : IAsyncDisposable
     }
 
     public async Task<string?> ReadLineAsync(TimeSpan timeout) => await _process.StandardOutput.ReadLineAsync().WaitAsync(timeout);
+
+    /// <summary>Sends SIGKILL, which leaves the process no chance to clean up, and waits for it to end.</summary>
+    public async Task KillAsync(TimeSpan timeout)
+    {
+        _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync().WaitAsync(timeout);
+    }
 
     /// <summary>Sends SIGINT (Ctrl+C) and returns the exit code.</summary>
     public async Task<int> InterruptAsync(TimeSpan timeout)
