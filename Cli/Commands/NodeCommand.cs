@@ -77,17 +77,16 @@ internal static class NodeCommand
                 return 1;
             }
 
-            PeerIdClaim? claim = null;
-            if (!isEphemeral && !NodeOptions.TryClaimPeerId(console, key.PeerId, NodeState.SharedPeerIdHint, out claim))
-            {
-                key.Dispose();
-                return 1;
-            }
-
-            using (claim)
             using (key)
             using (var loggerFactory = NodeOptions.CreateLoggerFactory(console, parse.GetValue(logLevel)))
             {
+                PeerIdClaim? claim = null;
+                if (!isEphemeral && !NodeOptions.TryClaimPeerId(console, key.PeerId, NodeState.SharedPeerIdHint, out claim))
+                {
+                    return 1;
+                }
+
+                using var heldUntilExit = claim;
                 NodeState? nodeState = null;
                 try
                 {

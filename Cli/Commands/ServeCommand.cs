@@ -135,21 +135,19 @@ internal static class ServeCommand
                 return 1;
             }
 
-            // Only a named identity can be running elsewhere; a fresh key is this server's alone.
-            PeerIdClaim? claim = null;
-            if (parse.GetValue(identity) is not null
-                && !NodeOptions.TryClaimPeerId(console, key.PeerId, "(two nodes cannot share a peer id: give this server its own --identity, or none for a fresh one)", out claim))
-            {
-                key.Dispose();
-                checkpoint.Dispose();
-                return 1;
-            }
-
-            using (claim)
             using (checkpoint)
             using (key)
             using (var loggerFactory = NodeOptions.CreateLoggerFactory(console, parse.GetValue(logLevel)))
             {
+                // Only a named identity can be running elsewhere; a fresh key is this server's alone.
+                PeerIdClaim? claim = null;
+                if (parse.GetValue(identity) is not null
+                    && !NodeOptions.TryClaimPeerId(console, key.PeerId, "(two nodes cannot share a peer id: give this server its own --identity, or none for a fresh one)", out claim))
+                {
+                    return 1;
+                }
+
+                using var heldUntilExit = claim;
                 int modelBlocks = checkpoint.Config.NumHiddenLayers;
                 var quantization = SpanQuantizationNames.Parse(parse.GetValue(quant)!);
                 bool automatic = blocksText is null;

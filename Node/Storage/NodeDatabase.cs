@@ -10,7 +10,7 @@ namespace P2PSwarm.Node.Storage;
 /// go through ONE connection under one lock, each as a single transaction, so there is exactly one writer;
 /// reads open their own pooled read-only connections. One process at a time: <see cref="Open(string, ILogger?)"/> takes an
 /// exclusive lock on <c>&lt;path&gt;.lock</c> first and holds it until <see cref="Dispose"/>, so a second process (a second
-/// node started with the same identity) is refused with <see cref="DatabaseInUseException"/> instead of sharing the file.
+/// node given the same state file) is refused with <see cref="DatabaseInUseException"/> instead of sharing the file.
 /// </summary>
 public sealed class NodeDatabase : IDisposable
 {

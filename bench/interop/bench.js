@@ -13,8 +13,8 @@
 // carrying --mib MiB from dialer to listener, timed until the listener's byte count arrives. Listener and
 // dialer are separate processes. The pairs are measured in interleaved rounds so that a change in machine
 // load hits all of them alike; RTT percentiles pool every round's samples, throughput is the median round.
-// 15 rounds by default (about 3 minutes): js <-> js streamed 305-590 MiB/s in most rounds and 600-850 in 20 of 90
-// (six runs on 2026-11-24), in bursts of up to 7 of a run's 15; the median of 5 rounds followed a burst in 3 of 16
+// 15 rounds by default (2-3 minutes): js <-> js streamed 305-584 MiB/s in most rounds and 601-846 in 48 of 180
+// (twelve runs on 2026-11-24), in bursts of up to 8 of a run's 15; the median of 5 rounds followed a burst in 3 of 16
 // runs earlier that day (js median 659-766 MiB/s). docs/benchmarks.md has the numbers.
 // A 1 GiB stream lasts 0.5-3.5 s, long enough to time at every pair's speed.
 // CPU per MiB: the CPU time (utime + stime, /proc/<pid>/stat) the dialer and listener processes spent during a

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Loopback benchmark, p2pswarm <-> p2pswarm against js-libp2p <-> js-libp2p in the same run (plus the mixed pairs).
-# Usage: bench/interop/run.sh [--pings N] [--warmup N] [--mib N] [--rounds N]   (defaults: 200, 20, 1024, 15; ~3 min)
+# Usage: bench/interop/run.sh [--pings N] [--warmup N] [--mib N] [--rounds N]   (defaults: 200, 20, 1024, 15; 2-3 min)
 # Build output goes to $P2PSWARM_ARTIFACTS (default artifacts/bench-interop, ignored by git).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
