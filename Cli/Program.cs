@@ -1,3 +1,3 @@
 using P2PSwarm.Cli;
 
-return await P2PSwarmCommandLine.Build(CliConsole.System).Parse(args).InvokeAsync();
+return await P2PSwarmCommandLine.Build(CliConsole.System).Parse(args).InvokeAsync(P2PSwarmCommandLine.Invocation());

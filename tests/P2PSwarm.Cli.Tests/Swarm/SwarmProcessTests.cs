@@ -154,6 +154,37 @@ public sealed class SwarmProcessTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_server_stopped_with_SIGTERM_drains_a_session_that_outlasts_two_seconds_and_exits_0()
+    {
+        // System.CommandLine ends the process 2 s after the signal unless told otherwise: serve's drain (up to
+        // BlockServerOptions.DrainTimeout, 10 s) was cut short and serve exited 143.
+        string address = await StartServerAsync("0-8", "drained");
+        Process server = _servers[^1];
+        using Process client = Start(["generate", "--model", _model, "--prompt", Prompt, "--max-tokens", FailoverTokens, "--trace", "--initial-peers", address]);
+        PipeCapacity.Shrink(client.StandardError.BaseStream);
+        try
+        {
+            while (await client.StandardError.ReadLineAsync() is { } line && !line.StartsWith("token 3:", StringComparison.Ordinal))
+            {
+            }
+
+            // Nobody reads the client's trace from here on: it blocks a few dozen tokens on, its session still open, so
+            // the server has a running session to wait for until its drain timeout.
+            Assert.Equal(0, Signal(server.Id, "TERM"));
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await server.WaitForExitAsync(timeout.Token);
+            Assert.True(server.ExitCode == 0, $"serve exited {server.ExitCode} after SIGTERM: {await server.StandardError.ReadToEndAsync(timeout.Token)}");
+        }
+        finally
+        {
+            if (!client.HasExited)
+            {
+                client.Kill();
+            }
+        }
+    }
+
+    [Fact]
     public async Task Demo_stopped_with_SIGTERM_mid_generation_stops_its_servers()
     {
         Process demo = Start(["demo", "--max-tokens", "480"]);
